@@ -1,0 +1,25 @@
+"""Write README.md from nbs/index.ipynb (what `nbdev_readme` does, without needing Quarto).
+
+Markdown cells are copied; code cells become ```python blocks; outputs and `#| hide` cells are left out.
+`python .ci/readme.py --check` exits 1 if README.md is out of date.
+"""
+import json, sys
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+
+def render() -> str:
+    nb = json.loads((root/'nbs'/'index.ipynb').read_text())
+    parts = ['<!-- generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file -->']
+    for c in nb['cells']:
+        src = ''.join(c['source']).strip()
+        if not src or '#| hide' in src.splitlines()[0]: continue
+        parts.append(src if c['cell_type'] == 'markdown' else f'```python\n{src}\n```')
+    return '\n\n'.join(parts) + '\n'
+
+if __name__ == '__main__':
+    text, readme = render(), root/'README.md'
+    if '--check' in sys.argv:
+        if not readme.exists() or readme.read_text() != text:
+            sys.exit('README.md is out of date: run `python .ci/readme.py`')
+    else: readme.write_text(text)
