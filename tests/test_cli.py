@@ -52,3 +52,9 @@ def test_generate_cli_names_a_bad_layout(tmp_path):
     Image.fromarray(np.full((16, 16), 9, np.uint8)).save(tmp_path/'bad.png')
     r = subprocess.run(['diffinfinite_generate', str(tmp_path/'bad.png'), str(MODEL)], capture_output=True, text=True, timeout=600)
     assert r.returncode != 0 and 'not in the class table' in r.stderr
+
+def test_generate_cli_names_a_bad_suffix(tmp_path):
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path/'lay.png')
+    r = subprocess.run(['diffinfinite_generate', str(tmp_path/'lay.png'), str(MODEL), '--out', str(tmp_path/'x.xyz')],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "suffix '.xyz'" in r.stderr
