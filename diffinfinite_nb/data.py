@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from collections import Counter
 import numpy as np
-import torch
+import torch, torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
@@ -19,9 +19,10 @@ from .core import *
 # %% auto #0
 __all__ = ['TISSUE_CLASSES', 'IMG_EXTS', 'WSSS4LUAD_MAP', 'EBHI_SUBTYPES', 'SYNTH_COLOURS', 'SYNTH_CLASSES', 'TissueClass',
            'ClassTable', 'Record', 'Records', 'read_folder', 'read_wsss4luad', 'read_ebhi', 'load_image', 'load_mask',
-           'load_pair', 'check_records', 'pad_to', 'random_crop', 'center_crop', 'dihedral', 'PatchDataset',
-           'show_patches', 'SemiSupervisedDataset', 'stratified_split', 'dominant_class', 'tile_coords', 'tile_image',
-           'blob_mask', 'class_texture', 'synthetic_tissue', 'SyntheticTissue', 'synthetic_texture_labels']
+           'load_pair', 'check_records', 'pad_to', 'random_crop', 'center_crop', 'dihedral', 'downsample_mask',
+           'PatchDataset', 'show_patches', 'SemiSupervisedDataset', 'stratified_split', 'dominant_class', 'tile_coords',
+           'tile_image', 'blob_mask', 'class_texture', 'synthetic_tissue', 'SyntheticTissue',
+           'synthetic_texture_labels']
 
 # %% ../nbs/01_data.ipynb #7597b277
 @dataclass(frozen=True)
@@ -71,6 +72,19 @@ class ClassTable:
         known = (m > 0)[..., None]
         out = np.where(known, (1-alpha)*out + alpha*col, out)
         return out.round().astype(np.uint8)
+
+    def __eq__(self, other): return isinstance(other, ClassTable) and self.classes == other.classes
+    def to_json(self) -> list:
+        "The table as a JSON-ready list of `[id, name, [r, g, b]]` rows (saved with every model)."
+        return [[c.id, c.name, list(c.colour)] for c in self.classes]
+    @classmethod
+    def from_json(cls, rows):
+        "A table from `to_json`'s rows."
+        return cls([TissueClass(int(i), str(n), tuple(int(v) for v in col)) for i, n, col in rows])
+    def first(self, n: int):
+        "The table of the first `n` classes (ids 0..n-1)."
+        if not 1 <= n <= len(self): raise ValueError(f"a table of the first {n} classes cannot be cut from {self}")
+        return ClassTable(self.classes[:n])
 
     def legend(self, ax=None, ids=None, **kw):
         "Add the class legend to `ax` (or the current figure)."
@@ -243,10 +257,24 @@ def center_crop(img, mask, size: int):
     y, x = (h - size)//2, (w - size)//2
     return img[y:y+size, x:x+size], mask[y:y+size, x:x+size]
 
-def dihedral(a, k: int):
-    "Apply symmetry `k` (0-7) of the square to the first two axes of `a`: `k%4` quarter turns, then a flip if `k>=4`."
-    a = np.rot90(a, k % 4, axes=(0, 1))
-    return np.ascontiguousarray(a[:, ::-1] if k >= 4 else a)
+def dihedral(a, k: int, axes=(0, 1)):
+    "Symmetry `k` (0-7) of the square on `axes` of an array or tensor: `k%4` quarter turns, then a flip if `k>=4`."
+    if isinstance(a, torch.Tensor):
+        a = torch.rot90(a, k % 4, axes)
+        return (a.flip(axes[1]) if k >= 4 else a).contiguous()
+    a = np.rot90(a, k % 4, axes=axes)
+    return np.ascontiguousarray(np.flip(a, axes[1]) if k >= 4 else a)
+
+# %% ../nbs/01_data.ipynb #5e777dc0
+def downsample_mask(mask: torch.Tensor, f: int, n_classes: int|None = None) -> torch.Tensor:
+    "Class map `[..., H, W]` -> `[..., H/f, W/f]` by majority vote in each `f`x`f` block (ties: lowest id)."
+    mask = torch.as_tensor(mask)
+    if mask.shape[-1] % f or mask.shape[-2] % f: raise ValueError(f"mask size {tuple(mask.shape[-2:])} not divisible by {f}")
+    n = n_classes or int(mask.max()) + 1
+    oh = F.one_hot(mask.long(), n).movedim(-1, -3).float()
+    lead = oh.shape[:-3]
+    cnt = F.avg_pool2d(oh.reshape(-1, n, *oh.shape[-2:]), f)
+    return cnt.argmax(1).reshape(*lead, *cnt.shape[-2:])
 
 # %% ../nbs/01_data.ipynb #81dfbb92
 class PatchDataset(torch.utils.data.Dataset):
