@@ -265,7 +265,7 @@ def dihedral(a, k: int, axes=(0, 1)):
     a = np.rot90(a, k % 4, axes=axes)
     return np.ascontiguousarray(np.flip(a, axes[1]) if k >= 4 else a)
 
-# %% ../nbs/01_data.ipynb #5e777dc0
+# %% ../nbs/01_data.ipynb #e7d8e7a7
 def downsample_mask(mask: torch.Tensor, f: int, n_classes: int|None = None) -> torch.Tensor:
     "Class map `[..., H, W]` -> `[..., H/f, W/f]` by majority vote in each `f`x`f` block (ties: lowest id)."
     mask = torch.as_tensor(mask)
@@ -279,8 +279,16 @@ def downsample_mask(mask: torch.Tensor, f: int, n_classes: int|None = None) -> t
 # %% ../nbs/01_data.ipynb #81dfbb92
 class PatchDataset(torch.utils.data.Dataset):
     "Fixed-size (image, class mask) patches from `Records`, with random crops and dihedral augmentation."
-    def __init__(self, recs: Records, size: int = 256, table: ClassTable = TISSUE_CLASSES, crop: str = 'random',
-                 small: str = 'pad', augment: bool = True, seed: int = 0, validate: bool = True, cache: bool = False):
+    def __init__(self,
+                 recs: Records,                       # the images (and masks) to cut patches from
+                 size: int = 256,                     # patch side in pixels
+                 table: ClassTable = TISSUE_CLASSES,  # the class table of the masks
+                 crop: str = 'random',                # 'random' or 'center'
+                 small: str = 'pad',                  # images smaller than `size`: 'pad' (white, unknown) or 'skip'
+                 augment: bool = True,                # dihedral augmentation
+                 seed: int = 0,                       # crops and symmetries are a function of (seed, epoch, index)
+                 validate: bool = True,               # read every record once up front (errors name the file)
+                 cache: bool = False):                # keep decoded images in memory
         if crop not in ('random', 'center'): raise ValueError(f"crop must be 'random' or 'center', not {crop!r}")
         if small not in ('pad', 'skip'): raise ValueError(f"small must be 'pad' or 'skip', not {small!r}")
         if len(recs) == 0: raise ValueError("no records to make patches from")

@@ -28,8 +28,14 @@ def _origins(n: int, tile: int, offsets):
     return {o: list(range(o, n - tile + 1, tile)) for o in offsets}
 
 @torch.no_grad()
-def decode_tiled(decode, z: torch.Tensor, tile: int = 32, factor: int|None = None, blend: str = 'hann', out=None,
-                 batch_size: int = 4, progress: bool = True):
+def decode_tiled(decode,                      # latents `[B, C, t, t]` -> images `[B, 3, t*f, t*f]` in [0, 1]
+                 z: torch.Tensor,             # the latent `[C, h, w]` (or `[1, C, h, w]`)
+                 tile: int = 32,              # tile size in latent pixels (even)
+                 factor: int|None = None,     # the decoder's up-sampling factor (default: `decode.downsample`)
+                 blend: str = 'hann',         # 'hann' (four half-shifted grids) or 'none' (plain tiles)
+                 out=None,                    # `(h*f, w*f, 3)` array to write into (float, or uint8 scaled to 0-255)
+                 batch_size: int = 4,         # tiles per decoder call
+                 progress: bool = True):      # show a progress bar
     "Decode latent `z` `[C, h, w]` with `decode` tile by tile into an `(h*f, w*f, 3)` array (Hann-blended by default)."
     if blend not in ('hann', 'none'): raise ValueError(f"blend must be 'hann' or 'none', not {blend!r}")
     if z.ndim == 4:
