@@ -118,15 +118,18 @@ class Records(list):
     def labelled(self): return Records([r for r in self if r.mask is not None], source=self.source)
     @property
     def unlabelled(self): return Records([r for r in self if r.mask is None], source=self.source)
+    @property
+    def reasons(self) -> dict:
+        "How many files were skipped, by reason."
+        return dict(Counter(r for _, r in self.skipped))
     def __repr__(self):
         return (f"Records({self.source}: {len(self)} images, {len(self.labelled)} with masks, "
                 f"{len(self.skipped)} skipped)")
 
-def _report(recs):
-    if recs.skipped:
-        reasons = Counter(r for _, r in recs.skipped)
-        warnings.warn(f"{recs.source}: skipped {len(recs.skipped)} files (" +
-                      ', '.join(f'{n} {r}' for r, n in reasons.items()) + ")", stacklevel=3)
+def _warn_skipped(recs, before: int = 0):
+    "Warn about files skipped because they could not be used (not about expected gaps, which `reasons` reports)."
+    if len(recs.skipped) > before:
+        warnings.warn(f"{recs.source}: skipped {len(recs.skipped) - before} unusable files; see `.skipped`", stacklevel=3)
     return recs
 
 # %% ../nbs/01_data.ipynb #6a43b3c4
@@ -143,7 +146,7 @@ def read_folder(path, exts=IMG_EXTS, context: int = 0) -> Records:
     recs = Records([Record(p, masks.get(p.stem), context, None, p.stem) for p in imgs], source=str(path))
     stems = {p.stem for p in imgs}
     recs.skipped = [(m, 'masks without image') for s, m in masks.items() if s not in stems]
-    return _report(recs)
+    return recs
 
 # %% ../nbs/01_data.ipynb #fa8c2691
 WSSS4LUAD_MAP = {0: TISSUE_CLASSES.id('carcinoma'), 1: TISSUE_CLASSES.id('tumour stroma'),
@@ -163,7 +166,7 @@ def read_wsss4luad(root=None, splits=('validation', 'testing')) -> Records:
             elif k in masks: recs.skipped.append((masks[k], 'masks without image'))
             else: recs.skipped.append((imgs[k], 'images without mask'))
     if not recs: raise ValueError(f"no image/mask pairs found under {root}")
-    return _report(recs)
+    return recs
 
 # %% ../nbs/01_data.ipynb #1037e46d
 EBHI_SUBTYPES = ['Adenocarcinoma', 'High-grade_IN', 'Low-grade_IN', 'Normal', 'Polyp', 'Serrated_adenoma']
@@ -186,7 +189,7 @@ def read_ebhi(root=None, subtypes=None, lesion_class=None) -> Records:
             if lab is None: recs.skipped.append((p, 'images without label (kept unlabelled)'))
             recs.append(Record(p, lab, EBHI_SUBTYPES.index(s) + 1, mmap if lab else None, f'{s}/{p.stem}'))
         recs.skipped += [(l, 'labels without image') for l in labels.values()]
-    return _report(recs)
+    return recs
 
 # %% ../nbs/01_data.ipynb #df89512f
 def load_image(path) -> np.ndarray:
@@ -233,7 +236,7 @@ def check_records(recs: Records, table: ClassTable = TISSUE_CLASSES, on_bad: str
         except ValueError as e:
             if on_bad == 'raise': raise
             good.skipped.append((r.image, f'bad records ({e})'))
-    return _report(good) if len(good.skipped) > len(recs.skipped) else good
+    return _warn_skipped(good, len(recs.skipped))
 
 # %% ../nbs/01_data.ipynb #c7027526
 def pad_to(img, mask, size: int, fill: int = 255):
