@@ -1,6 +1,7 @@
 """Write README.md from nbs/index.ipynb (what `nbdev_readme` does, without needing Quarto).
 
-Markdown cells are copied; code cells become ```python blocks; outputs and `#| hide` cells are left out.
+Markdown cells are copied; code cells become ```python blocks; outputs, `#| hide` and `#| echo: false` cells and
+import-only cells are left out.
 `python .ci/readme.py --check` exits 1 if README.md is out of date.
 """
 import json, sys
@@ -13,7 +14,9 @@ def render() -> str:
     parts = ['<!-- generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file -->']
     for c in nb['cells']:
         src = ''.join(c['source']).strip()
-        if not src or '#| hide' in src.splitlines()[0]: continue
+        first = src.splitlines()[0] if src else ''
+        if not src or '#| hide' in first: continue
+        if c['cell_type'] == 'code' and ('#| echo: false' in src or src.startswith(('from ', 'import '))): continue   # outputs only on the site
         parts.append(src if c['cell_type'] == 'markdown' else f'```python\n{src}\n```')
     return '\n\n'.join(parts) + '\n'
 

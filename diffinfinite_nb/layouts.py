@@ -46,23 +46,48 @@ def clean_mask(mask: np.ndarray, size=None, k: int = 3, mode: str = 'inner', tab
 # %% ../nbs/08_layouts.ipynb #36d656af
 class MaskMapDataset(torch.utils.data.Dataset):
     "Low-resolution one-hot class maps (as `latent`, in [-1, 1]) of labelled records, with their context labels."
-    def __init__(self, recs, size: int = 32, table: ClassTable = TISSUE_CLASSES, augment: bool = True, seed: int = 0,
-                 progress: bool = True):
+    def __init__(self,
+                 recs,                                 # records with masks (unlabelled ones are left out)
+                 size: int = 32,                       # side of a map, in layout pixels
+                 table: ClassTable = TISSUE_CLASSES,   # the class table (one channel per class)
+                 augment: bool = True,                 # dihedral augmentation
+                 seed: int = 0,                        # crops and symmetries are a function of (seed, epoch, index)
+                 factor: int|None = None,              # image pixels per layout pixel: random `size*factor` crops (None: the central square, reduced to `size`)
+                 crops_per_image: int = 1,             # maps per mask and epoch (with `factor`)
+                 context: int|None = None,             # the context label of every map (default: each record's own)
+                 progress: bool = True):               # show a progress bar while reading masks
         recs = [r for r in recs if r.mask is not None]
         if not recs: raise ValueError("no labelled records to learn layouts from")
-        maps, self.context = [], []
+        self.full, self.context = [], []
         for r in tqdm(recs, desc='loading masks', disable=not progress):
-            m = torch.from_numpy(load_mask(r.mask, r.mask_map, table))
-            h, w = m.shape; s = min(h, w) - min(h, w) % size
-            m = m[(h - s)//2:(h - s)//2 + s, (w - s)//2:(w - s)//2 + s]
-            maps.append(downsample_mask(m, s//size, len(table)).to(torch.uint8)); self.context.append(r.context)
-        self.maps, self.space, self.augment, self.seed, self.epoch = torch.stack(maps), OneHotMaps(len(table)), augment, seed, 0
-    def __len__(self): return len(self.maps)
+            m = torch.from_numpy(load_mask(r.mask, r.mask_map, table).astype(np.uint8))
+            if factor is None:
+                h, w = m.shape; s = min(h, w) - min(h, w) % size
+                m = downsample_mask(m[(h - s)//2:(h - s)//2 + s, (w - s)//2:(w - s)//2 + s], s//size, len(table)).to(torch.uint8)
+            else:
+                c = size*factor                                                # pad small masks with unknown
+                m = F.pad(m, (0, max(0, c - m.shape[1]), 0, max(0, c - m.shape[0])))
+            self.full.append(m); self.context.append(r.context if context is None else context)
+        self.size, self.factor, self.n_per = size, factor, (crops_per_image if factor else 1)
+        self.space, self.augment, self.seed, self.epoch = OneHotMaps(len(table)), augment, seed, 0
+    @property
+    def maps(self):
+        "The maps of epoch 0 without augmentation, `[N, size, size]`."
+        return torch.stack([self._map(i, np.random.default_rng((self.seed, 0, i))) for i in range(len(self))])
+    def __len__(self): return len(self.full)*self.n_per
     def set_epoch(self, epoch: int): self.epoch = epoch
+    def _map(self, i, rng):
+        m = self.full[i//self.n_per]
+        if self.factor is None: return m.long()
+        c = self.size*self.factor
+        y, x = (int(rng.integers(0, n - c + 1)) for n in m.shape)
+        return downsample_mask(m[y:y + c, x:x + c], self.factor, self.space.latent_channels)
     def __getitem__(self, i):
-        m = self.maps[i].long()
-        if self.augment: m = dihedral(m, int(np.random.default_rng((self.seed, self.epoch, i)).integers(8)))
-        return dict(latent=self.space.encode(m[None])[0], mask=m, context=torch.tensor(self.context[i]), labelled=torch.tensor(True))
+        rng = np.random.default_rng((self.seed, self.epoch, i))
+        m = self._map(i, rng).long()
+        if self.augment: m = dihedral(m, int(rng.integers(8)))
+        return dict(latent=self.space.encode(m[None])[0], mask=m, context=torch.tensor(self.context[i//self.n_per]),
+                    labelled=torch.tensor(True))
 
 # %% ../nbs/08_layouts.ipynb #cce2fffc
 def sample_layout(mask_folder,                         # a loaded mask-model folder (`load_model_folder`)
