@@ -15,9 +15,9 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['SD2_VAE', 'LatentAutoencoder', 'Clamp', 'TAEBlock', 'taef2_encoder', 'taef2_decoder', 'TAEF2', 'DiffusersVAE',
-           'measure_latent_stats', 'PixelSpace', 'OneHotMaps', 'load_autoencoder', 'build_latent_cache',
-           'LatentDataset']
+__all__ = ['TAEF2_URL', 'SD2_VAE', 'LatentAutoencoder', 'Clamp', 'TAEBlock', 'taef2_encoder', 'taef2_decoder', 'taef2_weights',
+           'TAEF2', 'DiffusersVAE', 'measure_latent_stats', 'PixelSpace', 'OneHotMaps', 'load_autoencoder',
+           'build_latent_cache', 'LatentDataset']
 
 # %% ../nbs/02_latent_space.ipynb #c26279c9
 class LatentAutoencoder(nn.Module):
@@ -104,6 +104,23 @@ def taef2_decoder(latent_channels: int = 32, n: int = 64) -> nn.Sequential:
                          B(n), B(n), B(n), up(), _conv(n, n, bias=False),
                          B(n), _conv(n, 3))
 
+TAEF2_URL = 'https://github.com/madebyollin/taesd/raw/main/'
+
+def taef2_weights(path=None) -> Path:
+    "Folder of `taef2_encoder.pth` and `taef2_decoder.pth`: `path`, else `shared/weights/taef2`, else downloaded once into `cache_dir()`."
+    if path is not None: return Path(path)
+    if has_shared('weights', 'taef2'): return shared_path('weights', 'taef2')
+    folder = cache_dir()/'taef2'
+    for part in ('encoder', 'decoder'):
+        f = folder/f'taef2_{part}.pth'
+        if f.exists(): continue
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with atomic_path(f) as tmp: torch.hub.download_url_to_file(TAEF2_URL + f.name, str(tmp), progress=False)
+        except Exception as e:
+            raise FileNotFoundError(f"TAEF2 weights: not in the shared folder, and {TAEF2_URL + f.name} could not be downloaded ({e})") from None
+    return folder
+
 class TAEF2(LatentAutoencoder):
     "The TAEF2 tiny autoencoder (FLUX.2 latent space): 8x down-sampling, 32 latent channels."
     downsample, latent_channels, name = 8, 32, 'taef2'
@@ -116,15 +133,15 @@ class TAEF2(LatentAutoencoder):
     def decode_raw(self, z): return self.decoder(z)
     @classmethod
     def from_pretrained(cls, path=None, dtype=torch.float32, device='cpu'):
-        "Load the weights from `path` (default `shared/weights/taef2`)."
-        path = Path(path) if path is not None else shared_path('weights', 'taef2')
+        "Load the weights from `path` (default: `shared/weights/taef2`, else a cached download, `taef2_weights`)."
+        path = taef2_weights(path)
         m = cls(None if path is None else str(path))
         for part in ('encoder', 'decoder'):
             f = path/f'taef2_{part}.pth'
             if not f.exists(): raise FileNotFoundError(f"TAEF2 weights {f} not found")
             sd = torch.load(f, map_location='cpu', weights_only=True)
             getattr(m, part).load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
-        if path == shared_path('weights', 'taef2'): m.path = None          # the default location: not written down
+        if path.resolve() == taef2_weights().resolve(): m.path = None      # the default location: not written down
         return m.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 # %% ../nbs/02_latent_space.ipynb #38b97163

@@ -11,8 +11,8 @@ import torch
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['SHARED_ENV', 'find_shared', 'has_shared', 'shared_path', 'seed_everything', 'default_device', 'make_generator',
-           'to_tensor_img', 'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_torch_save']
+__all__ = ['SHARED_ENV', 'find_shared', 'has_shared', 'cache_dir', 'shared_path', 'seed_everything', 'default_device',
+           'make_generator', 'to_tensor_img', 'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_torch_save']
 
 # %% ../nbs/00_core.ipynb #6eae1d26
 SHARED_ENV = 'DIFFINFINITE_SHARED'
@@ -37,6 +37,10 @@ def has_shared(*parts) -> bool:
     "Whether the shared folder (and `parts` below it) exists."
     p = find_shared()
     return p is not None and p.joinpath(*parts).exists()
+
+def cache_dir() -> Path:
+    "Where downloads and converted weights are kept: `$DIFFINFINITE_CACHE`, else `~/.cache/diffinfinite_nb`."
+    return Path(os.environ.get('DIFFINFINITE_CACHE', Path.home()/'.cache'/'diffinfinite_nb'))
 
 def shared_path(*parts) -> Path:
     "Path to `parts` inside the shared data folder; a clear error if it is missing."

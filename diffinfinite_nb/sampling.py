@@ -118,6 +118,7 @@ def random_patch_sample(model,                                   # network with 
                         channels: int|None = None,               # latent channels (default: the model's input channels)
                         known=None,                              # `(z, keep)`: keep latent `z` where `keep` (inpainting)
                         record_steps=(),                         # steps after which to keep a copy of the state
+                        callback=None,                           # called as `callback(step, timestep, latent)` after each step
                         progress: bool = True):                  # show a progress bar
     "Sample a latent `[1, C, H, W]` following the label map `layout` with Alg. 2."
     layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator)
@@ -145,6 +146,7 @@ def random_patch_sample(model,                                   # network with 
         x = new if known is None else impose(new, i + 1)
         info.nfe += nfe; info.nfe_per_step.append(nfe); info.crops.append(crops)
         if i in record_steps: info.states[i] = x.cpu().clone()
+        if callback is not None: callback(i, int(t), x)
     return x, info
 
 # %% ../nbs/07_sampling.ipynb #ec6c5fb8

@@ -31,7 +31,8 @@ def test_evaluate_cli_names_a_missing_folder(tmp_path):
 import pytest
 from pathlib import Path
 
-MODEL = Path(__file__).parent.parent/'nbs'/'models'/'lung-taef2-tiny'
+from diffinfinite_nb.pipeline import BUNDLED_PIPELINE
+MODEL = BUNDLED_PIPELINE/'image'
 
 @pytest.mark.shared
 def test_generate_cli_tif_and_png(tmp_path):
