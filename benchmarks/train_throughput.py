@@ -22,7 +22,7 @@ def main():
     warnings.simplefilter('ignore')
     from diffinfinite_nb.data import PatchDataset, read_wsss4luad
     from diffinfinite_nb.autoencoder import TAEF2, build_latent_cache, LatentDataset
-    from diffinfinite_nb.unet import DiffInfiniteUNet
+    from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config
     from diffinfinite_nb.training import Trainer, TrainConfig
     import tempfile
 
@@ -36,8 +36,7 @@ def main():
         lds = LatentDataset(cache)
         def run(dataset, autoencoder):
             torch.manual_seed(0)
-            model = DiffInfiniteUNet(in_channels=32, base_channels=a.base_channels, channel_mults=(1, 2), num_res_blocks=1,
-                                     attn_levels=(1,), num_classes=5, heads=4, groups=8)
+            model = DiffInfiniteUNet(**unet_config('lung-taef2', base_channels=a.base_channels, input_skip=False))
             tr = Trainer(model, dataset, TrainConfig(steps=a.steps + 2, batch_size=a.batch_size), autoencoder=autoencoder)
             tr.train_step(); tr.train_step()                                  # warm-up
             t0 = time.perf_counter()

@@ -107,6 +107,9 @@ def show_images(ims, titles=None, ncols: int = 4, size: float = 2.5, cmap=None, 
     return axs
 
 # %% ../nbs/00_core.ipynb #32c50c14
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
 @contextlib.contextmanager
 def atomic_path(path):
     "Yield a temporary path next to `path`; on success it atomically replaces `path`."
@@ -115,6 +118,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        if os.path.exists(tmp): os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
