@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_latent_space.ipynb #b52243dd
 from __future__ import annotations
-import json, copy
+import json
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #207c3f1c
 from __future__ import annotations
-import argparse, json, os, signal, sys, tempfile, time
+import argparse, json, signal, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch

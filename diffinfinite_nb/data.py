@@ -5,7 +5,7 @@
 # %% ../nbs/01_data.ipynb #87994306
 from __future__ import annotations
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from collections import Counter
 import numpy as np

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import numpy as np
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 
 # %% auto #0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_evaluation.ipynb #31e47e7c
 from __future__ import annotations
-import os, warnings, tempfile, functools
+import warnings, tempfile, functools
 from pathlib import Path
 import numpy as np
 import torch, torch.nn.functional as F
@@ -14,7 +14,6 @@ from PIL import Image
 from tqdm.auto import tqdm
 import torch_fidelity
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 from torch_fidelity.metric_fid import fid_statistics_to_metric, fid_features_to_statistics
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric

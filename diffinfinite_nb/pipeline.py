@@ -13,7 +13,7 @@ import tifffile
 from PIL import Image
 import diffinfinite_nb
 from .core import atomic_path
-from .data import downsample_mask, load_mask
+from .data import downsample_mask
 from .folder import load_model_folder, save_model_folder, ModelFolder
 from .unet import DiffInfiniteUNet
 from .sampling import random_patch_sample, SampleInfo

@@ -16,7 +16,7 @@ from .schedule import cfg_combine, as_inference_scheduler
 
 # %% auto #0
 __all__ = ['choose_crops', 'crop_evaluations', 'combine_crop', 'SampleInfo', 'random_patch_sample', 'time_tensor', 'coverage',
-           'step_slider', 'save_animation', 'sliding_window_sample', 'nfe_per_step']
+           'show_step', 'step_slider', 'save_animation', 'sliding_window_sample', 'nfe_per_step']
 
 # %% ../nbs/07_sampling.ipynb #83efc741
 def choose_crops(h: int, w: int, ph: int, pw: int, generator: torch.Generator|None = None):
@@ -166,6 +166,24 @@ def coverage(info: SampleInfo, step: int, shape) -> torch.Tensor:
     for y, x in info.crops[step]: c[y:y + ph, x:x + pw] += 1
     return c
 
+# %% ../nbs/07_sampling.ipynb #28bebf52
+def show_step(info: SampleInfo, step: int, shape, ks=None, ax=None, size: float = 2.6):
+    "Time tensor after the first `k` crops of `step` for each `k` in `ks`, with those crops outlined (newest in red)."
+    n = len(info.crops[step])
+    ks = ks or sorted({1, max(1, n//4), max(1, n//2), n})
+    axs = ax if ax is not None else plt.subplots(1, len(ks), figsize=(size*len(ks)*shape[1]/shape[0], size), squeeze=False)[1][0]
+    ph, pw = info.patch
+    ts = info.timesteps
+    t, t_next = ts[step], (ts[step + 1] if step + 1 < len(ts) else -1)
+    for a, k in zip(axs, ks):
+        L = time_tensor(info, step, k, shape)
+        a.imshow(L, cmap='viridis', vmin=t_next, vmax=t, interpolation='nearest')   # yellow: still at t; purple: at t'
+        for j, (y, x) in enumerate(info.crops[step][:k]):
+            a.add_patch(Rectangle((x - .5, y - .5), pw, ph, fill=False, lw=1.2 if j == k - 1 else .5,
+                                  ec='red' if j == k - 1 else 'white'))
+        a.set_title(f'step {step}: {k}/{n} crops (t={t}→{t_next})', fontsize=9); a.axis('off')
+    return axs
+
 # %% ../nbs/07_sampling.ipynb #6f2d6189
 def step_slider(info: SampleInfo, shape, size: float = 3.):
     "ipywidgets sliders to scrub through steps and crops of a sampling run's time tensor."
@@ -195,7 +213,7 @@ def sliding_window_sample(model, layout: torch.Tensor, num_inference_steps: int 
                           progress: bool = True):
     "Baseline: fixed windows (`stride`) at every step, overlapping DDIM updates averaged."
     layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator)
-    (_, C, h, w), dev = x.shape, x.device
+    (_, _, h, w), dev = x.shape, x.device
     windows = [(y, x) for y in sorted({c[0] for c in tile_coords(h, h, ph, stride)})
                for x in sorted({c[1] for c in tile_coords(w, w, pw, stride)})]
     for t in tqdm(sched.timesteps, desc='sliding-window DDIM', disable=not progress):

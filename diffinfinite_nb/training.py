@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_training.ipynb #76abcca0
 from __future__ import annotations
-import copy, hashlib, random
+import copy, hashlib
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
