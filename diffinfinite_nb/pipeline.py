@@ -76,13 +76,16 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                    crop_batch_size: int = 64,              # model evaluations per batch
                    tile: int = 32,                         # latent tile size of the Hann-window decoder
                    out=None,                               # `(H, W, 3)` array to decode into (float [0, 1] or uint8)
+                   callback=None,                          # called as `callback(step, timestep, latent)` after each step
+                   decode: bool = True,                    # False: return the latent `[1, C, h, w]` instead of the image
                    progress: bool = True):                 # show progress bars
     "Alg. 2 in latent space, then Hann-tiled decoding: an `(H, W, 3)` image following `layout`; returns (image, latent layout, info)."
     ae = model.load_autoencoder()
     lat = layout_to_latent(layout, ae.downsample, model.classes, model.trained_ids)
     z, info = random_patch_sample(model.model, lat, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
                                   patch=patch, eta=eta, generator=generator, crop_batch_size=crop_batch_size,
-                                  scheduler=model.scheduler_config, channels=ae.latent_channels, progress=progress)
+                                  scheduler=model.scheduler_config, channels=ae.latent_channels, callback=callback, progress=progress)
+    if not decode: return z, lat, info
     t = min(tile, *lat.shape); t -= t % 2
     img = decode_tiled(ae.decode, z[0].cpu(), tile=t, factor=ae.downsample, out=out, progress=progress)
     return img, lat, info
@@ -194,15 +197,11 @@ class DiffInfinitePipeline:
                                 generator=generator, crop_batch_size=crop_batch_size, progress=progress)
             lat = layout_to_latent(clean_mask(low.numpy(), table=self.classes), 1, self.classes, self.image.trained_ids)
         cb = None if callback_on_step_end is None else (lambda i, t, x: callback_on_step_end(self, i, t, {'latents': x}))
-        z, info = random_patch_sample(self.image.model, lat, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                      patch=patch, generator=generator, crop_batch_size=crop_batch_size, scheduler=self.image.scheduler_config,
-                                      channels=self.autoencoder.latent_channels, callback=cb, progress=progress)
-        mask = np.repeat(np.repeat(lat.numpy().astype(np.uint8), f, 0), f, 1)
-        if output_type == 'latent': image = z
-        else:
-            t = min(tile, *lat.shape); t -= t % 2
-            image = decode_tiled(self.autoencoder.decode, z[0].cpu(), tile=t, factor=f, out=out, progress=progress)
-            if output_type == 'pil': image = Image.fromarray(image if image.dtype == np.uint8 else (np.clip(image, 0, 1)*255).round().astype(np.uint8))
+        mask = np.repeat(np.repeat(lat.numpy().astype(np.uint8), f, 0), f, 1)     # what the image model is asked to paint
+        image, _, info = generate_image(self.image, mask, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
+                                        patch=patch, generator=generator, crop_batch_size=crop_batch_size, tile=tile, out=out,
+                                        callback=cb, decode=output_type != 'latent', progress=progress)
+        if output_type == 'pil': image = Image.fromarray(image if image.dtype == np.uint8 else (np.clip(image, 0, 1)*255).round().astype(np.uint8))
         return DiffInfiniteOutput(image, mask, lat.numpy().astype(np.uint8), info)
 
 # %% ../nbs/11_pipeline.ipynb #3e0ec223
