@@ -20,8 +20,8 @@ from .core import *
 __all__ = ['TISSUE_CLASSES', 'IMG_EXTS', 'WSSS4LUAD_MAP', 'EBHI_SUBTYPES', 'SYNTH_COLOURS', 'SYNTH_CLASSES', 'TissueClass',
            'ClassTable', 'Record', 'Records', 'read_folder', 'read_wsss4luad', 'read_ebhi', 'load_image', 'load_mask',
            'load_pair', 'check_records', 'pad_to', 'random_crop', 'center_crop', 'dihedral', 'downsample_mask',
-           'PatchDataset', 'show_patches', 'SemiSupervisedDataset', 'stratified_split', 'dominant_class', 'tile_coords',
-           'tile_image', 'blob_mask', 'class_texture', 'synthetic_tissue', 'SyntheticTissue',
+           'PatchDataset', 'show_patches', 'SemiSupervisedDataset', 'EpochSubset', 'stratified_split', 'dominant_class',
+           'tile_coords', 'tile_image', 'blob_mask', 'class_texture', 'synthetic_tissue', 'SyntheticTissue',
            'synthetic_texture_labels']
 
 # %% ../nbs/01_data.ipynb #7597b277
@@ -355,6 +355,15 @@ class SemiSupervisedDataset(torch.utils.data.Dataset):
             s = dict(self.unlabelled[int(rng.integers(len(self.unlabelled)))])
             s['mask'] = torch.zeros_like(s['mask']); s['context'] = torch.tensor(0); s['labelled'] = torch.tensor(False)
         return s
+
+# %% ../nbs/01_data.ipynb #b1dcaf50
+class EpochSubset(torch.utils.data.Dataset):
+    "The elements `idx` of `dataset`, passing `set_epoch` through."
+    def __init__(self, dataset, idx): self.dataset, self.idx = dataset, np.asarray(idx, dtype=np.int64)
+    def __len__(self): return len(self.idx)
+    def __getitem__(self, i): return self.dataset[int(self.idx[i])]
+    def set_epoch(self, epoch: int):
+        if hasattr(self.dataset, 'set_epoch'): self.dataset.set_epoch(epoch)
 
 # %% ../nbs/01_data.ipynb #dea70d9f
 def stratified_split(items, key=None, test_frac: float = 0.2, seed: int = 0):
