@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from fastcore.script import call_parse
 from .core import atomic_path, make_generator
-from .data import (ClassTable, SyntheticTissue, SemiSupervisedDataset, SYNTH_CLASSES, TISSUE_CLASSES, EBHI_SUBTYPES, load_mask,
+from .data import (ClassTable, EpochSubset, SyntheticTissue, SemiSupervisedDataset, SYNTH_CLASSES, TISSUE_CLASSES, EBHI_SUBTYPES, load_mask,
                                   read_wsss4luad, read_ebhi, read_folder, PatchDataset)
 from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure_latent_stats, build_latent_cache
 from .unet import DiffInfiniteUNet, unet_config
@@ -21,11 +21,12 @@ from .layouts import MaskMapDataset
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
                                       BUNDLED_PIPELINE, save_result)
 from .slide import DEFAULT_MPP
+from .wsi import SlidePatches, is_slide_data, read_slides
 from .evaluation import evaluate_folders
 
 # %% auto #0
-__all__ = ['resolve_device', 'parse_size', 'sample_slide', 'records_of', 'cache_latents', 'train_mask', 'folder_info', 'main',
-           'train_cli', 'generate_cli', 'evaluate_cli']
+__all__ = ['resolve_device', 'parse_size', 'sample_slide', 'records_of', 'parse_class_map', 'slide_patches', 'cache_latents',
+           'train_mask', 'folder_info', 'main', 'train_cli', 'generate_cli', 'evaluate_cli']
 
 # %% ../nbs/13_cli.ipynb #872c77d7
 def resolve_device(device: str = 'auto') -> torch.device:
@@ -91,26 +92,65 @@ def records_of(data: str):
     if data == 'ebhi': return read_ebhi()
     return read_folder(data)
 
+def parse_class_map(spec: str|None) -> dict|None:
+    "Annotation class names -> class-table names, from `'Tumor=carcinoma,Stroma=tumour stroma'` or a `.json` file."
+    if not spec: return None
+    if spec.endswith('.json'):
+        if not Path(spec).is_file(): raise FileNotFoundError(f"class map {spec} not found")
+        m = json.loads(Path(spec).read_text())
+        if not isinstance(m, dict): raise ValueError(f"class map {spec} must be a JSON object of name: class-table name")
+        return m
+    pairs = [kv.split('=', 1) for kv in spec.split(',') if kv.strip()]
+    if not pairs or any(len(p) != 2 for p in pairs): raise ValueError(f"--class-map must look like 'Tumor=carcinoma,Stroma=tumour stroma', got {spec!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+def slide_patches(data, size: int = 128, mpp: float = DEFAULT_MPP, slide_mpp: float|None = None, class_map=None, unknown: str = 'error',
+                  min_tissue: float = 0.5, seed: int = 0, progress: bool = True) -> tuple:
+    "`(SlidePatches, context names)` of a slide folder or table (`read_slides`) with the command line's options."
+    sources, contexts = read_slides(data, slide_mpp)
+    cmap = parse_class_map(class_map) if isinstance(class_map, str) else class_map
+    return SlidePatches(sources, size, mpp, class_map=cmap, unknown=unknown, min_tissue=min_tissue, seed=seed, progress=progress), contexts
+
+class _Passes(torch.utils.data.Dataset):
+    "`n` passes over a dataset, pass `k` drawn as epoch `k` (new crops and symmetries)."
+    def __init__(self, ds, n: int): self.ds, self.n = ds, n
+    def __len__(self): return self.n*len(self.ds)
+    def __getitem__(self, i):
+        self.ds.set_epoch(i//len(self.ds)); return self.ds[i % len(self.ds)]
+
 def cache_latents(data: str, out, size: int = 128, crops: int = 16, autoencoder: str = 'taef2', seed: int = 0, device: str = 'auto',
-                  progress: bool = True) -> Path:
-    "Encode `crops` random `size`-px crops per image of `data` into a latent cache at `out` (statistics measured first)."
+                  progress: bool = True, mpp: float = DEFAULT_MPP, slide_mpp: float|None = None, class_map=None, unknown: str = 'error',
+                  min_tissue: float = 0.5) -> Path:
+    "Encode `crops` random `size`-px crops per image (per grid patch of slides, at `mpp`) of `data` into a latent cache at `out`."
     if size % 8: raise ValueError(f"--size must be a multiple of 8 (the autoencoder factor), got {size}")
     dev = resolve_device(device)
-    recs = records_of(data)
-    if autoencoder == 'taef2': ae = TAEF2.from_pretrained(device=dev)
-    elif autoencoder == 'sd2': ae = DiffusersVAE.from_pretrained(device=dev)
-    else: raise ValueError(f"--autoencoder must be 'taef2' or 'sd2', not {autoencoder!r}")
-    ae.set_stats(*measure_latent_stats(ae, PatchDataset(recs, size, seed=seed + 10_000), progress=progress))
-    ds = torch.utils.data.ConcatDataset([PatchDataset(recs, size, seed=seed + s, validate=(s == 0)) for s in range(crops)])
-    return build_latent_cache(ae, ds, out, batch_size=16, progress=progress)
+    if autoencoder not in ('taef2', 'sd2'): raise ValueError(f"--autoencoder must be 'taef2' or 'sd2', not {autoencoder!r}")
+    if is_slide_data(data):
+        ds, _ = slide_patches(data, size, mpp, slide_mpp, class_map, unknown, min_tissue, seed, progress)
+        stats_ds, full = ds, _Passes(ds, crops)
+    else:
+        recs = records_of(data)
+        stats_ds = PatchDataset(recs, size, seed=seed + 10_000)
+        full = torch.utils.data.ConcatDataset([PatchDataset(recs, size, seed=seed + s, validate=(s == 0)) for s in range(crops)])
+    ae = TAEF2.from_pretrained(device=dev) if autoencoder == 'taef2' else DiffusersVAE.from_pretrained(device=dev)
+    ae.set_stats(*measure_latent_stats(ae, stats_ds, n=min(len(stats_ds), 512), progress=progress))
+    return build_latent_cache(ae, full, out, batch_size=16, progress=progress)
 
 def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: float = 2e-3, p_unc: float = 0.8, size: int = 32,
-               factor: int = 8, seed: int = 0, ckpt_every: int = 500, stop_at: int|None = None) -> Path:
+               factor: int = 8, seed: int = 0, ckpt_every: int = 500, stop_at: int|None = None, mpp: float = DEFAULT_MPP,
+               slide_mpp: float|None = None, class_map=None, unknown: str = 'error') -> Path:
     "Train a mask model on the masks of `data` (random crops, `factor` image pixels per layout pixel); export `out/model`."
-    recs = records_of(data)
-    ebhi = data == 'ebhi'
-    contexts = ['none', *EBHI_SUBTYPES] if ebhi else ['none', 'lung adenocarcinoma' if data == 'wsss4luad' else 'tissue']
-    maps = MaskMapDataset(recs, size=size, factor=factor, crops_per_image=16, context=None if ebhi else 1, seed=seed, progress=False)
+    if is_slide_data(data):                                    # slides: each slide's annotations, rasterised at the layout scale
+        ds, contexts = slide_patches(data, 8*factor, mpp, slide_mpp, class_map, unknown, min_tissue=0., seed=seed, progress=False)
+        if contexts == ['none']: contexts = ['none', 'tissue']
+        pairs = [(ds.layout(k, mpp*factor), src.context or 1) for k, src in enumerate(ds.sources) if ds.annotations[k] is not None]
+        if not pairs: raise ValueError(f"{data}: no slide has annotations to learn layouts from")
+        maps = MaskMapDataset(pairs, size=size, factor=1, crops_per_image=16, seed=seed, progress=False)
+    else:
+        recs = records_of(data)
+        ebhi = data == 'ebhi'
+        contexts = ['none', *EBHI_SUBTYPES] if ebhi else ['none', 'lung adenocarcinoma' if data == 'wsss4luad' else 'tissue']
+        maps = MaskMapDataset(recs, size=size, factor=factor, crops_per_image=16, context=None if ebhi else 1, seed=seed, progress=False)
     mix = SemiSupervisedDataset(maps, maps, p_unc=p_unc, length=len(maps), seed=seed)      # the null label, for guidance
     torch.manual_seed(seed)
     tr = Trainer(DiffInfiniteUNet(**unet_config('mask-tiny', num_classes=len(contexts))), mix,
@@ -145,6 +185,16 @@ def _parser():
     def common(q):
         q.add_argument('--seed', type=int, default=0, help='seed of all randomness (default 0)')
         q.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'")
+    def slides(q, size=128, crops=16):
+        g = q.add_argument_group('patches and slides', 'slides: a folder of slides with <slide>.geojson or <slide>_labels.tif beside, or a .csv table')
+        g.add_argument('--mpp', type=float, default=DEFAULT_MPP, help=f'microns per pixel of the patches (default {DEFAULT_MPP})')
+        g.add_argument('--slide-mpp', type=float, help="the slides' own microns per pixel, for files that do not say")
+        g.add_argument('--class-map', help="annotation classes -> class table: 'Tumor=carcinoma,Stroma=tumour stroma' or a .json file")
+        g.add_argument('--unknown-classes', default='error', choices=['error', 'unknown'], help='annotation classes outside the table: error (default) or leave them out')
+        g.add_argument('--min-tissue', type=float, default=0.5, help='least tissue fraction of a patch (default 0.5)')
+        g.add_argument('--size', type=int, default=size, help=f'patch size in pixels (default {size})')
+        g.add_argument('--crops', type=int, default=crops, help=f'crops per image, or passes over the patch grid of slides (default {crops})')
+        g.add_argument('--autoencoder', default='taef2', help="'taef2' (default) or 'sd2'")
     s = sub.add_parser('sample', help='generate a large image and its class mask as whole-slide files')
     s.add_argument('--size', help='image size: 2048 or WIDTHxHEIGHT (the mask model draws the layout)')
     s.add_argument('--layout', help='a class-map image or .npy of ids instead of --size')
@@ -161,7 +211,7 @@ def _parser():
     common(s)
     t = sub.add_parser('train', help='train an image model (Alg. 1, on a latent cache) or a mask model (on masks), resumable')
     t.add_argument('--kind', default='image', choices=['image', 'mask'], help='image model (default) or mask model')
-    t.add_argument('--data', default='synthetic', help="image: 'synthetic' or a latent cache from `diffinfinite cache`; mask: 'wsss4luad', 'ebhi' or a folder")
+    t.add_argument('--data', default='synthetic', help="image: 'synthetic', a latent cache from `diffinfinite cache` or slides (cached into OUT/latents.safetensors first); mask: 'wsss4luad', 'ebhi', a folder or slides")
     t.add_argument('--unlabelled', help='latent cache of the unlabelled pool')
     t.add_argument('--out', default='runs/train', help='run folder: checkpoint.pt and model/ (default runs/train)')
     t.add_argument('--config', help='named U-Net configuration')
@@ -169,13 +219,11 @@ def _parser():
     t.add_argument('--steps', type=int, default=1000); t.add_argument('--batch-size', type=int, default=16)
     t.add_argument('--lr', type=float, default=2e-4); t.add_argument('--p-unc', type=float, default=0.5)
     t.add_argument('--ckpt-every', type=int, default=500); t.add_argument('--stop-at', type=int)
-    t.add_argument('--seed', type=int, default=0)
+    common(t); slides(t, crops=4)
     c = sub.add_parser('cache', help='encode random crops of a data set into a latent cache')
-    c.add_argument('data', help="'wsss4luad', 'ebhi' or a folder of images with _mask.png files")
+    c.add_argument('data', help="'wsss4luad', 'ebhi', a folder of images with _mask.png files, or slides (a folder or a .csv table)")
     c.add_argument('--out', required=True, help='the .safetensors cache to write')
-    c.add_argument('--size', type=int, default=128); c.add_argument('--crops', type=int, default=16)
-    c.add_argument('--autoencoder', default='taef2', help="'taef2' or 'sd2'")
-    common(c)
+    common(c); slides(c)
     e = sub.add_parser('evaluate', help='FID, KID, precision, recall, authenticity (C_T) of a folder against real images')
     e.add_argument('real'); e.add_argument('fake'); e.add_argument('--test'); e.add_argument('--size', type=int)
     e.add_argument('--out', help='write the metrics as JSON')
@@ -194,13 +242,22 @@ def main(argv=None) -> int:
             sample_slide(a.out, a.layout, a.size, a.context, a.model, a.steps, a.guidance, a.mask_steps, a.patch, a.crop_batch_size,
                          a.mpp, a.overwrite, a.seed, a.device)
         elif a.command == 'train' and a.kind == 'mask':
-            train_mask(a.data, a.out, a.steps, a.batch_size, a.lr, a.p_unc, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at)
+            train_mask(a.data, a.out, a.steps, a.batch_size, a.lr, a.p_unc, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
+                       mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes)
         elif a.command == 'train':
-            train_cli.__wrapped__(a.data, a.unlabelled, a.out, a.config, a.base_channels, a.steps, a.batch_size, a.lr, a.p_unc, a.seed,
+            data = a.data
+            if is_slide_data(data):                             # slides: encode them once, then train on the cache
+                data = Path(a.out)/'latents.safetensors'
+                if not data.exists():
+                    cache_latents(a.data, data, a.size, a.crops, a.autoencoder, a.seed, a.device, True, a.mpp, a.slide_mpp,
+                                  a.class_map, a.unknown_classes, a.min_tissue)
+            train_cli.__wrapped__(str(data), a.unlabelled, a.out, a.config, a.base_channels, a.steps, a.batch_size, a.lr, a.p_unc, a.seed,
                                   a.ckpt_every, a.stop_at)
         elif a.command == 'cache':
-            p = cache_latents(a.data, a.out, a.size, a.crops, a.autoencoder, a.seed, a.device)
-            print(f"{p}: {len(LatentDataset(p))} latents")
+            p = cache_latents(a.data, a.out, a.size, a.crops, a.autoencoder, a.seed, a.device, True, a.mpp, a.slide_mpp,
+                              a.class_map, a.unknown_classes, a.min_tissue)
+            n = LatentDataset(p)
+            print(f"{p}: {len(n)} latents, {int(n.labelled.sum())} labelled")
         elif a.command == 'evaluate': evaluate_cli.__wrapped__(a.real, a.fake, a.test, a.size, 3, 100, a.out)
         elif a.command == 'info': print(folder_info(a.path or BUNDLED_PIPELINE))
     except KeyboardInterrupt:
@@ -213,8 +270,8 @@ def main(argv=None) -> int:
 # %% ../nbs/13_cli.ipynb #65cebc5c
 @call_parse
 def train_cli(
-    data: str = 'synthetic',            # 'synthetic', or a latent cache (.safetensors) of labelled patches
-    unlabelled: str = None,             # latent cache of the unlabelled pool (default: the labelled cache's images, unlabelled)
+    data: str = 'synthetic',            # 'synthetic', or a latent cache (.safetensors); its labelled patches are the labelled set
+    unlabelled: str = None,             # latent cache of the unlabelled pool (default: all of `data`'s patches, unlabelled)
     out: str = 'runs/train',            # output folder: checkpoint.pt, model/ (a model folder), checksum files
     config: str = None,                 # named U-Net configuration (default: 'synthetic', or 'lung-taef2' for latents)
     base_channels: int = None,          # override the configuration's width
@@ -232,13 +289,15 @@ def train_cli(
         classes, space, trained, schedule = SYNTH_CLASSES.first(3), PixelSpace(), [1, 2], dict(clip_sample=True)
         cfg = unet_config(config or 'synthetic')
     else:
-        lab = LatentDataset(data, seed=seed)
-        unl = LatentDataset(unlabelled, seed=seed) if unlabelled else lab
-        if unl.autoencoder_spec['name'] != lab.autoencoder_spec['name']:
+        cache = LatentDataset(data, seed=seed)
+        unl = LatentDataset(unlabelled, seed=seed) if unlabelled else cache
+        if unl.autoencoder_spec['name'] != cache.autoencoder_spec['name']:
             raise ValueError(f"{data} and {unlabelled} hold latents of different autoencoders")
-        classes, space, schedule = lab.classes, lab.autoencoder_spec, {}
-        trained = sorted(int(c) for c in torch.unique(lab.mask[lab.labelled]) if c > 0)
-        C = lab.latent.shape[1]
+        lab = EpochSubset(cache, torch.nonzero(cache.labelled).flatten().numpy())       # e.g. the annotated patches of slides
+        if len(lab) == 0 and p_unc > 0: raise ValueError(f"{data} holds no labelled patches: annotate some regions, or pass --p-unc 0")
+        classes, space, schedule = cache.classes, cache.autoencoder_spec, {}
+        trained = sorted(int(c) for c in torch.unique(cache.mask[cache.labelled]) if c > 0)
+        C = cache.latent.shape[1]
         cfg = unet_config(config or 'lung-taef2', in_channels=C, num_classes=len(classes), input_skip=C > 4)
     if base_channels: cfg['base_channels'] = base_channels
     mix = SemiSupervisedDataset(lab, unl, p_unc=p_unc, length=len(lab) + len(unl), seed=seed)

@@ -47,7 +47,7 @@ def clean_mask(mask: np.ndarray, size=None, k: int = 3, mode: str = 'inner', tab
 class MaskMapDataset(torch.utils.data.Dataset):
     "Low-resolution one-hot class maps (as `latent`, in [-1, 1]) of labelled records, with their context labels."
     def __init__(self,
-                 recs,                                 # records with masks (unlabelled ones are left out)
+                 recs,                                 # records with masks (unlabelled ones are left out), or (class map, context) pairs
                  size: int = 32,                       # side of a map, in layout pixels
                  table: ClassTable = TISSUE_CLASSES,   # the class table (one channel per class)
                  augment: bool = True,                 # dihedral augmentation
@@ -56,18 +56,19 @@ class MaskMapDataset(torch.utils.data.Dataset):
                  crops_per_image: int = 1,             # maps per mask and epoch (with `factor`)
                  context: int|None = None,             # the context label of every map (default: each record's own)
                  progress: bool = True):               # show a progress bar while reading masks
-        recs = [r for r in recs if r.mask is not None]
+        recs = [r for r in recs if isinstance(r, tuple) or r.mask is not None]
         if not recs: raise ValueError("no labelled records to learn layouts from")
         self.full, self.context = [], []
         for r in tqdm(recs, desc='loading masks', disable=not progress):
-            m = torch.from_numpy(load_mask(r.mask, r.mask_map, table).astype(np.uint8))
+            if isinstance(r, tuple): m, ctx = torch.from_numpy(table.validate(np.asarray(r[0]), 'class map').astype(np.uint8)), int(r[1])
+            else: m, ctx = torch.from_numpy(load_mask(r.mask, r.mask_map, table).astype(np.uint8)), r.context
             if factor is None:
                 h, w = m.shape; s = min(h, w) - min(h, w) % size
                 m = downsample_mask(m[(h - s)//2:(h - s)//2 + s, (w - s)//2:(w - s)//2 + s], s//size, len(table)).to(torch.uint8)
             else:
                 c = size*factor                                                # pad small masks with unknown
                 m = F.pad(m, (0, max(0, c - m.shape[1]), 0, max(0, c - m.shape[0])))
-            self.full.append(m); self.context.append(r.context if context is None else context)
+            self.full.append(m); self.context.append(ctx if context is None else context)
         self.size, self.factor, self.n_per = size, factor, (crops_per_image if factor else 1)
         self.space, self.augment, self.seed, self.epoch = OneHotMaps(len(table)), augment, seed, 0
     @property
