@@ -138,7 +138,8 @@ def cache_latents(data: str, out, size: int = 128, crops: int = 16, autoencoder:
 
 def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: float = 2e-3, p_unc: float = 0.8, size: int = 32,
                factor: int = 8, seed: int = 0, ckpt_every: int = 500, stop_at: int|None = None, mpp: float = DEFAULT_MPP,
-               slide_mpp: float|None = None, class_map=None, unknown: str = 'error') -> Path:
+               slide_mpp: float|None = None, class_map=None, unknown: str = 'error', config: str|None = None,
+               base_channels: int|None = None) -> Path:
     "Train a mask model on the masks of `data` (random crops, `factor` image pixels per layout pixel); export `out/model`."
     if is_slide_data(data):                                    # slides: each slide's annotations, rasterised at the layout scale
         ds, contexts = slide_patches(data, 8*factor, mpp, slide_mpp, class_map, unknown, min_tissue=0., seed=seed, progress=False)
@@ -153,7 +154,8 @@ def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: floa
         maps = MaskMapDataset(recs, size=size, factor=factor, crops_per_image=16, context=None if ebhi else 1, seed=seed, progress=False)
     mix = SemiSupervisedDataset(maps, maps, p_unc=p_unc, length=len(maps), seed=seed)      # the null label, for guidance
     torch.manual_seed(seed)
-    tr = Trainer(DiffInfiniteUNet(**unet_config('mask-tiny', num_classes=len(contexts))), mix,
+    cfg = unet_config(config or 'mask-tiny', num_classes=len(contexts), **({'base_channels': base_channels} if base_channels else {}))
+    tr = Trainer(DiffInfiniteUNet(**cfg), mix,
                  TrainConfig(steps=steps, batch_size=batch_size, lr=lr, out_dir=out, seed=seed, ckpt_every=ckpt_every, schedule=dict(clip_sample=True)))
     tr.fit(stop_at)
     if tr.acc.is_main_process:
@@ -214,7 +216,7 @@ def _parser():
     t.add_argument('--data', default='synthetic', help="image: 'synthetic', a latent cache from `diffinfinite cache` or slides (cached into OUT/latents.safetensors first); mask: 'wsss4luad', 'ebhi', a folder or slides")
     t.add_argument('--unlabelled', help='latent cache of the unlabelled pool')
     t.add_argument('--out', default='runs/train', help='run folder: checkpoint.pt and model/ (default runs/train)')
-    t.add_argument('--config', help='named U-Net configuration')
+    t.add_argument('--config', help="named U-Net configuration (default 'lung-taef2' for latents, 'mask-tiny' for masks)")
     t.add_argument('--base-channels', type=int, help="override the configuration's width")
     t.add_argument('--steps', type=int, default=1000); t.add_argument('--batch-size', type=int, default=16)
     t.add_argument('--lr', type=float, default=2e-4); t.add_argument('--p-unc', type=float, default=0.5)
@@ -243,7 +245,8 @@ def main(argv=None) -> int:
                          a.mpp, a.overwrite, a.seed, a.device)
         elif a.command == 'train' and a.kind == 'mask':
             train_mask(a.data, a.out, a.steps, a.batch_size, a.lr, a.p_unc, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
-                       mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes)
+                       mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes, config=a.config,
+                       base_channels=a.base_channels)
         elif a.command == 'train':
             data = a.data
             if is_slide_data(data):                             # slides: encode them once, then train on the cache
