@@ -103,3 +103,56 @@ def test_train_then_generate_keeps_the_latent_scale(tmp_path):
     mem = generate_image(mf, lay, num_inference_steps=2, guidance_scale=2., generator=make_generator(0), progress=False)[0]
     err = np.abs(cli_img - mem).max()
     assert err <= 1/255 + 1e-6, f"CLI image differs from the in-memory one by up to {err:.4f}"
+
+def _synthetic_slide(folder, mpp=0.5):
+    "A 768x640 two-level pyramid: two textured pink regions on glass, and a QuPath GeoJSON annotating one of them."
+    import tifffile
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:640, :768]
+    tissue = ((yy - 200)**2 + (xx - 220)**2 < 160**2) | ((yy - 420)**2/1.5 + (xx - 560)**2 < 170**2)
+    img = np.full((640, 768, 3), 242, np.uint8)
+    img[tissue] = (np.array([190, 110, 165]) + rng.integers(-30, 31, (int(tissue.sum()), 3))).clip(0, 255)
+    res = lambda m: dict(resolution=(1e4/m, 1e4/m), resolutionunit='CENTIMETER') if mpp else {}
+    folder.mkdir()
+    with tifffile.TiffWriter(folder/'case.tif') as t:
+        t.write(img, tile=(256, 256), photometric='rgb', **res(mpp or 1))
+        t.write(img[::2, ::2], tile=(256, 256), photometric='rgb', subfiletype=1, **res(2*(mpp or 1)))
+    sq = lambda x0, y0, x1, y1: [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]
+    feats = [dict(type='Feature', geometry=dict(type='Polygon', coordinates=sq(*box)),
+                  properties=dict(objectType='annotation', classification=dict(name=name, color=[255, 0, 0])))
+             for name, box in (('Tumor', (100, 80, 250, 330)), ('Stroma', (250, 80, 340, 330)))]
+    (folder/'case.geojson').write_text(json.dumps(dict(type='FeatureCollection', features=feats)))
+    return folder
+
+def _run(*args):
+    return subprocess.run(['diffinfinite', *map(str, args)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, 'OMP_NUM_THREADS': '1'})
+
+@pytest.mark.shared
+def test_slides_to_a_trained_pipeline_from_the_shell(tmp_path):
+    "A synthetic slide + QuPath GeoJSON -> cache -> image and mask models -> a sample, through `diffinfinite` only."
+    import shutil, tiffslide
+    from diffinfinite_nb.autoencoder import LatentDataset
+    slides = _synthetic_slide(tmp_path/'slides')
+    opts = ['--mpp', '1.0', '--size', '64', '--class-map', 'Tumor=carcinoma,Stroma=tumour stroma']
+    r = _run('train', '--data', slides, '--out', tmp_path/'image', '--steps', 2, '--batch-size', 4, '--base-channels', 8,
+             '--crops', 1, '--ckpt-every', 0, *opts)
+    assert r.returncode == 0, r.stderr[-3000:]
+    cache = LatentDataset(tmp_path/'image'/'latents.safetensors')
+    assert 0 < int(cache.labelled.sum()) < len(cache), (int(cache.labelled.sum()), len(cache))
+    assert set(cache.mask[cache.labelled].unique().tolist()) == {0, 1, 3}
+    r = _run('train', '--kind', 'mask', '--data', slides, '--out', tmp_path/'mask', '--steps', 2, '--batch-size', 4, '--ckpt-every', 0, *opts[:2], *opts[4:])
+    assert r.returncode == 0, r.stderr[-3000:]
+    for part in ('image', 'mask'): shutil.copytree(tmp_path/part/'model', tmp_path/'pipe'/part)
+    r = _run('sample', '--model', tmp_path/'pipe', '--size', 64, '--out', tmp_path/'s.tif', '--steps', 2, '--mask-steps', 2)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert tiffslide.TiffSlide(tmp_path/'s.tif').dimensions == (64, 64)
+
+def test_slide_errors_are_one_line(tmp_path):
+    slides = _synthetic_slide(tmp_path/'slides', mpp=None)
+    r = _run('cache', slides, '--out', tmp_path/'c.safetensors')
+    assert r.returncode == 1 and 'has no resolution metadata' in r.stderr and '--slide-mpp' in r.stderr, r.stderr[-2000:]
+    assert 'Traceback' not in r.stderr and r.stderr.strip().splitlines()[-1].startswith('diffinfinite cache: error: slide'), r.stderr
+    r = _run('cache', slides, '--out', tmp_path/'c.safetensors', '--slide-mpp', '0.5')
+    assert r.returncode == 1 and "annotation class 'Tumor' is not in the class table" in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/'c.safetensors').exists()
