@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 from fastcore.script import call_parse
+from accelerate import PartialState
 from .core import atomic_path, make_generator
 from .data import (ClassTable, EpochSubset, SyntheticTissue, SemiSupervisedDataset, SYNTH_CLASSES, TISSUE_CLASSES, EBHI_SUBTYPES, load_mask,
                                   read_wsss4luad, read_ebhi, read_folder, PatchDataset)
@@ -251,9 +252,9 @@ def main(argv=None) -> int:
             data = a.data
             if is_slide_data(data):                             # slides: encode them once, then train on the cache
                 data = Path(a.out)/'latents.safetensors'
-                if not data.exists():
-                    cache_latents(a.data, data, a.size, a.crops, a.autoencoder, a.seed, a.device, True, a.mpp, a.slide_mpp,
-                                  a.class_map, a.unknown_classes, a.min_tissue)
+                with PartialState().main_process_first():      # under `accelerate launch`, one process encodes, the others wait
+                    if not data.exists(): cache_latents(a.data, data, a.size, a.crops, a.autoencoder, a.seed, a.device, True, a.mpp,
+                                                        a.slide_mpp, a.class_map, a.unknown_classes, a.min_tissue)
             train_cli.__wrapped__(str(data), a.unlabelled, a.out, a.config, a.base_channels, a.steps, a.batch_size, a.lr, a.p_unc, a.seed,
                                   a.ckpt_every, a.stop_at)
         elif a.command == 'cache':
