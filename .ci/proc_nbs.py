@@ -4,5 +4,7 @@ nbdev's `_ensure_quarto` tries `sudo` to install Quarto and then re-runs `pip in
 process the notebooks into `_proc/`, and CI machines have neither sudo nor a reason to reinstall.
 """
 import nbdev.quarto as q
-q._ensure_quarto = lambda: None
-q._pre_docs()
+
+if __name__ == '__main__':                 # nbdev processes notebooks in parallel: children re-import this file
+    q._ensure_quarto = lambda: None
+    q._pre_docs()

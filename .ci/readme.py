@@ -1,7 +1,7 @@
 """Write README.md from nbs/index.ipynb (what `nbdev_readme` does, without needing Quarto).
 
 Markdown cells are copied; code cells become ```python blocks; outputs, `#| hide` and `#| echo: false` cells and
-import-only cells are left out.
+import-only cells are left out, except the Markdown outputs (tables of benchmark figures) of `#| echo: false` cells.
 `python .ci/readme.py --check` exits 1 if README.md is out of date.
 """
 import json, sys
@@ -16,7 +16,10 @@ def render() -> str:
         src = ''.join(c['source']).strip()
         first = src.splitlines()[0] if src else ''
         if not src or '#| hide' in first: continue
-        if c['cell_type'] == 'code' and ('#| echo: false' in src or src.startswith(('from ', 'import '))): continue   # outputs only on the site
+        if c['cell_type'] == 'code' and '#| echo: false' in src:       # outputs only on the site, except Markdown (tables)
+            parts += [''.join(o['data']['text/markdown']).strip() for o in c.get('outputs', []) if 'text/markdown' in o.get('data', {})]
+            continue
+        if c['cell_type'] == 'code' and src.startswith(('from ', 'import ')): continue
         parts.append(src if c['cell_type'] == 'markdown' else f'```python\n{src}\n```')
     return '\n\n'.join(parts) + '\n'
 

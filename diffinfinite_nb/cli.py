@@ -68,7 +68,8 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     except OSError: raise PermissionError(f"output folder {folder} is not writable") from None
     there = [p.name for p in _outputs(out) if p.exists()]
     if there and not overwrite: raise FileExistsError(f"{', '.join(there)} already exist in {folder}: pass --overwrite to replace them")
-    dev = resolve_device(device)
+    st = PartialState()                             # under `accelerate launch` / `torchrun`: one process per device
+    dev, group = (st.device, torch.distributed.group.WORLD) if st.num_processes > 1 else (resolve_device(device), None)
     path = Path(model) if model is not None else BUNDLED_PIPELINE
     classes = ClassTable.from_json(read_folder_meta(path/'image')['classes'])
     lay = load_layout(layout, classes) if layout is not None else None
@@ -79,7 +80,9 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
         canvas = np.lib.format.open_memmap(Path(work)/'image.npy', 'w+', np.uint8, (*hw, 3))
         res = pipe(layout=lay, size=None if lay is not None else hw, context=context, num_inference_steps=steps, guidance_scale=guidance,
                    mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, generator=make_generator(seed),
-                   out=canvas, progress=progress)
+                   out=canvas if st.is_main_process else None, output_type='np' if st.is_main_process else 'latent',
+                   group=group, progress=progress and st.is_main_process)
+        if not st.is_main_process: return {}                # the others helped sample; the main process decodes and writes
         files = save_result(res, out, classes, mpp=mpp, progress=progress)
         del canvas, res
     print(f"{out} ({hw[1]}x{hw[0]} px, {mpp} µm/px) with {files['mask'].name}, {files['classes'].name}, {files['preview'].name}"

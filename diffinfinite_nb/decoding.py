@@ -52,7 +52,9 @@ def decode_tiled(decode,                      # latents `[B, C, t, t]` -> images
         need = max(math.ceil((half + n)/tile)*tile, half + math.ceil(n/tile)*tile) if half else math.ceil(n/tile)*tile
         return need
     Hp, Wp = padded(h), padded(w)
-    zp = F.pad(z[None].float(), (half, Wp - w - half, half, Hp - h - half), mode='replicate')[0]
+    def tile_at(y0, x0):                                # a tile of the edge-padded latent, read from `z` (which may be a memory map)
+        r, c = (torch.arange(y0, y0 + tile) - half).clamp(0, h - 1), (torch.arange(x0, x0 + tile) - half).clamp(0, w - 1)
+        return z[:, r][:, :, c].float()
     H, W = h*f, w*f
     if out is None: out = np.zeros((H, W, 3), np.float32)
     if tuple(out.shape) != (H, W, 3): raise ValueError(f"`out` has shape {tuple(out.shape)}, expected {(H, W, 3)}")
@@ -78,7 +80,7 @@ def decode_tiled(decode,                      # latents `[B, C, t, t]` -> images
         flush(y0)
         for i in range(0, len(xs), batch_size):
             xb = xs[i:i + batch_size]
-            zt = torch.stack([zp[:, y0:y0 + tile, x:x + tile] for x in xb])
+            zt = torch.stack([tile_at(y0, x) for x in xb])
             imgs = decode(zt).float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
             for x, im in zip(xb, imgs): band[:, x*f:(x + tile)*f] += wt*im
             bar.update(len(xb))

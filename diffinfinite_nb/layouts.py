@@ -99,6 +99,7 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   patch: int = 32,                     # crop size of the random-patch sampler
                   generator=None,                      # the source of all randomness
                   crop_batch_size: int = 32,           # model evaluations per batch
+                  group=None,                          # a torch.distributed group sharing the work (`random_patch_sample`)
                   progress: bool = True):              # show a progress bar
     "A class map `[h, w]` sampled by the mask model for `context` (Alg. 2 over the one-hot layout space)."
     if mask_folder.kind != 'mask': raise ValueError(f"{mask_folder.path} holds an {mask_folder.kind} model, not a mask model")
@@ -110,5 +111,5 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
     h, w = size
     z, _ = random_patch_sample(mask_folder.model, torch.full((h, w), int(context)), num_inference_steps=num_inference_steps,
                                guidance_scale=guidance_scale, patch=patch, generator=generator, crop_batch_size=crop_batch_size,
-                               scheduler=mask_folder.scheduler_config, progress=progress)
+                               scheduler=mask_folder.scheduler_config, group=group, progress=progress)
     return mask_folder.load_autoencoder().decode(z)[0].cpu()

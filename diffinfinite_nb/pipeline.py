@@ -78,13 +78,16 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                    out=None,                               # `(H, W, 3)` array to decode into (float [0, 1] or uint8)
                    callback=None,                          # called as `callback(step, timestep, latent)` after each step
                    decode: bool = True,                    # False: return the latent `[1, C, h, w]` instead of the image
+                   state=None,                             # two CPU buffers for the latent state (`state_buffers`, e.g. memory maps)
+                   group=None,                             # a torch.distributed group whose processes share each step (`random_patch_sample`)
                    progress: bool = True):                 # show progress bars
     "Alg. 2 in latent space, then Hann-tiled decoding: an `(H, W, 3)` image following `layout`; returns (image, latent layout, info)."
     ae = model.load_autoencoder()
     lat = layout_to_latent(layout, ae.downsample, model.classes, model.trained_ids)
     z, info = random_patch_sample(model.model, lat, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
                                   patch=patch, eta=eta, generator=generator, crop_batch_size=crop_batch_size,
-                                  scheduler=model.scheduler_config, channels=ae.latent_channels, callback=callback, progress=progress)
+                                  scheduler=model.scheduler_config, channels=ae.latent_channels, callback=callback, state=state,
+                                  group=group, progress=progress)
     if not decode: return z, lat, info
     t = min(tile, *lat.shape); t -= t % 2
     img = decode_tiled(ae.decode, z[0].cpu(), tile=t, factor=ae.downsample, out=out, progress=progress)
@@ -179,6 +182,7 @@ class DiffInfinitePipeline:
                  output_type: str = 'np',              # 'np', 'pil' or 'latent'
                  callback_on_step_end=None,            # called as `f(pipe, step, timestep, {'latents': x})` after each step
                  out=None,                             # `(H, W, 3)` array to decode into (e.g. a memory map)
+                 group=None,                           # a torch.distributed group whose processes share every step
                  progress: bool = True) -> DiffInfiniteOutput:
         "Generate an image and its class mask from a layout, or from a size and a context label."
         if output_type not in ('np', 'pil', 'latent'): raise ValueError(f"output_type must be 'np', 'pil' or 'latent', not {output_type!r}")
@@ -194,13 +198,13 @@ class DiffInfinitePipeline:
             h, w = self.check_size(size)
             ctx = context if context is not None else (1 if len(self.contexts) > 1 else 0)
             low = sample_layout(self.mask, (h//f, w//f), ctx, num_inference_steps=mask_num_inference_steps, guidance_scale=mask_guidance_scale,
-                                generator=generator, crop_batch_size=crop_batch_size, progress=progress)
+                                generator=generator, crop_batch_size=crop_batch_size, group=group, progress=progress)
             lat = layout_to_latent(clean_mask(low.numpy(), table=self.classes), 1, self.classes, self.image.trained_ids)
         cb = None if callback_on_step_end is None else (lambda i, t, x: callback_on_step_end(self, i, t, {'latents': x}))
         mask = np.repeat(np.repeat(lat.numpy().astype(np.uint8), f, 0), f, 1)     # what the image model is asked to paint
         image, _, info = generate_image(self.image, mask, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
                                         patch=patch, generator=generator, crop_batch_size=crop_batch_size, tile=tile, out=out,
-                                        callback=cb, decode=output_type != 'latent', progress=progress)
+                                        callback=cb, decode=output_type != 'latent', group=group, progress=progress)
         if output_type == 'pil': image = Image.fromarray(image if image.dtype == np.uint8 else (np.clip(image, 0, 1)*255).round().astype(np.uint8))
         return DiffInfiniteOutput(image, mask, lat.numpy().astype(np.uint8), info)
 

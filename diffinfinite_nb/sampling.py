@@ -15,24 +15,32 @@ from .data import tile_coords
 from .schedule import cfg_combine, as_inference_scheduler
 
 # %% auto #0
-__all__ = ['choose_crops', 'crop_evaluations', 'combine_crop', 'SampleInfo', 'random_patch_sample', 'time_tensor', 'coverage',
-           'show_step', 'step_slider', 'save_animation', 'sliding_window_sample', 'nfe_per_step']
+__all__ = ['choose_crops', 'crop_evaluations', 'combine_crop', 'SampleInfo', 'start_noise', 'state_buffers',
+           'random_patch_sample', 'time_tensor', 'coverage', 'show_step', 'step_slider', 'save_animation',
+           'sliding_window_sample', 'nfe_per_step']
 
 # %% ../nbs/07_sampling.ipynb #83efc741
 def choose_crops(h: int, w: int, ph: int, pw: int, generator: torch.Generator|None = None):
-    "Random `ph`x`pw` crops covering an `h`x`w` grid: each one around a random still-uncovered pixel."
+    "Random `ph`x`pw` crops covering an `h`x`w` grid, each around a random still-uncovered pixel (time linear in the pixels)."
     if ph > h or pw > w: raise ValueError(f"crop {ph}x{pw} is larger than the latent {h}x{w}")
-    covered = torch.zeros(h, w, dtype=torch.bool)
-    crops = []
-    while True:
-        free = (~covered).flatten().nonzero()[:, 0]
-        if len(free) == 0: return crops
-        p = int(free[torch.randint(len(free), (1,), generator=generator)])
-        oy, ox = (int(v) for v in torch.randint(0, 1 << 30, (2,), generator=generator))
+    covered = np.zeros(h*w, bool)
+    grid = covered.reshape(h, w)
+    order = torch.randperm(h*w, generator=generator).numpy()       # a random order of the pixels: the next uncovered
+    n = 4*(h//ph + 2)*(w//pw + 2)                                   # one in it is a uniformly random uncovered pixel
+    offsets = torch.randint(0, 1 << 30, (n, 2), generator=generator).numpy()
+    crops, ptr, chunk = [], 0, 64
+    while ptr < len(order):
+        cand = order[ptr:ptr + chunk]
+        free = np.flatnonzero(~covered[cand])
+        if len(free) == 0: ptr, chunk = ptr + chunk, min(2*chunk, 1 << 16); continue   # skip covered pixels in doubling chunks
+        p, ptr, chunk = int(cand[free[0]]), ptr + int(free[0]) + 1, 64
+        if len(crops) == len(offsets): offsets = np.concatenate([offsets, torch.randint(0, 1 << 30, (n, 2), generator=generator).numpy()])
+        oy, ox = (int(v) for v in offsets[len(crops)])
         y = min(max(p//w - oy % ph, 0), h - ph)
         x = min(max(p % w - ox % pw, 0), w - pw)
-        covered[y:y + ph, x:x + pw] = True
+        grid[y:y + ph, x:x + pw] = True
         crops.append((y, x))
+    return crops
 
 # %% ../nbs/07_sampling.ipynb #e84d2b83
 def crop_evaluations(layout_crop: torch.Tensor, null_label: int, guidance_scale: float):
@@ -68,7 +76,20 @@ def _patch_size(model, patch, h, w):
     if ph < k or pw < k or patch % k: raise ValueError(f"latent {h}x{w} / patch {patch} must allow crops that are multiples of {k}")
     return ph, pw
 
-def _start(model, layout, patch, num_inference_steps, scheduler, channels, generator):
+def start_noise(shape, generator=None, out=None, band: int = 64) -> torch.Tensor:
+    "Gaussian start noise `[1, C, H, W]` drawn in bands of `band` rows (into `out`, e.g. a memory map), the same whatever `out`."
+    x = torch.empty(shape) if out is None else out
+    for y in range(0, shape[2], band):
+        n = min(band, shape[2] - y)
+        x[:, :, y:y + n] = torch.randn((shape[0], shape[1], n, shape[3]), generator=generator)
+    return x
+
+def state_buffers(folder, shape) -> tuple:
+    "Two float32 `[1, C, H, W]` state buffers memory-mapped in `folder` (for latents larger than RAM)."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    return tuple(torch.from_numpy(np.lib.format.open_memmap(folder/f'state{i}.npy', 'w+', np.float32, tuple(shape))) for i in (0, 1))
+
+def _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state=None):
     "The set-up both samplers share: checked layout, crop size, DDIM scheduler, start noise and an empty `SampleInfo`."
     model.eval()
     layout = torch.as_tensor(layout).long().cpu()
@@ -78,32 +99,55 @@ def _start(model, layout, patch, num_inference_steps, scheduler, channels, gener
     h, w = layout.shape
     ph, pw = _patch_size(model, patch, h, w)
     sched = as_inference_scheduler(scheduler, num_inference_steps)
-    x = torch.randn((1, channels or model.config.in_channels, h, w), generator=generator).to(next(model.parameters()).device)
+    shape = (1, channels or model.config.in_channels, h, w)
+    if state is not None and any(tuple(b.shape) != shape for b in state):
+        raise ValueError(f"state buffers must have shape {shape}, got {[tuple(b.shape) for b in state]}")
+    x = start_noise(shape, generator, None if state is None else state[0])
+    if state is None: x = x.to(next(model.parameters()).device)
     return layout, ph, pw, sched, x, SampleInfo(patch=(ph, pw), timesteps=[int(t) for t in sched.timesteps])
 
-def _denoise_crops(model, x, t, layout, crops, ph, pw, guidance_scale, crop_batch_size):
-    "Guided noise predictions for all crops (all read `x`), evaluated in batches; returns (list of eps, nfe)."
-    null = model.null_label
-    jobs = []                                           # (crop index, label)
-    labels_of = []
-    for j, (y, x0) in enumerate(crops):
-        labs = crop_evaluations(layout[y:y + ph, x0:x0 + pw], null, guidance_scale)
-        labels_of.append(labs); jobs += [(j, l) for l in labs]
-    dev = x.device
-    outs = []
-    for i in range(0, len(jobs), crop_batch_size):
-        b = jobs[i:i + crop_batch_size]
-        xb = torch.stack([x[0, :, crops[j][0]:crops[j][0] + ph, crops[j][1]:crops[j][1] + pw] for j, _ in b])
+def _dist(group):
+    "(world size, rank) of a process group (None: one process)."
+    if group is None: return 1, 0
+    import torch.distributed as dist
+    return dist.get_world_size(group), dist.get_rank(group)
+
+def _crop_eps(model, x, t, layout, crops, labels_of, ph, pw, guidance_scale, crop_batch_size, group=None):
+    "Yield `(crop index, guided noise)` in crop order: evaluations in batches, with `group` shared round-robin among processes."
+    null, dev = model.null_label, next(model.parameters()).device
+    jobs = [(j, l) for j, labs in enumerate(labels_of) for l in labs]
+    batches = [jobs[i:i + crop_batch_size] for i in range(0, len(jobs), crop_batch_size)]
+    world, rank = _dist(group)
+    def run(b):
+        xb = torch.stack([x[0, :, crops[j][0]:crops[j][0] + ph, crops[j][1]:crops[j][1] + pw] for j, _ in b]).to(dev)
         lb = torch.tensor([l for _, l in b], device=dev)
         mb = torch.stack([(layout[crops[j][0]:crops[j][0] + ph, crops[j][1]:crops[j][1] + pw] == l) for j, l in b]).to(dev).float()
-        outs.append(model(xb, t.expand(len(b)).to(dev), lb, mb).float())
-    eps_all = torch.cat(outs) if outs else torch.zeros(0)
-    res, k = [], 0
-    for j, labs in enumerate(labels_of):
-        y, x0 = crops[j]
-        res.append(combine_crop(layout[y:y + ph, x0:x0 + pw].to(dev), labs, eps_all[k:k + len(labs)], null, guidance_scale))
-        k += len(labs)
-    return res, len(jobs)
+        return model(xb, t.expand(len(b)).to(dev), lb, mb).float()
+    rows, j = [], 0                                    # evaluations not yet used, in job order; the next crop to yield
+    for r in range(0, len(batches), world):
+        rnd = batches[r:r + world]                     # this round: batch r + k is evaluated by rank k
+        if world == 1: rows.append(run(rnd[0]))
+        else:
+            import torch.distributed as dist
+            mine = run(rnd[rank]) if rank < len(rnd) else None
+            pad = torch.zeros((crop_batch_size, x.shape[1], ph, pw), device=dev)
+            if mine is not None: pad[:len(mine)] = mine
+            got = [torch.empty_like(pad) for _ in range(world)]
+            dist.all_gather(got, pad, group=group)
+            rows += [g[:len(b)] for g, b in zip(got, rnd)]
+        avail = torch.cat(rows) if len(rows) > 1 else rows[0]
+        k = 0
+        while j < len(crops) and k + len(labels_of[j]) <= len(avail):
+            y, x0 = crops[j]
+            yield j, combine_crop(layout[y:y + ph, x0:x0 + pw].to(dev), labels_of[j], avail[k:k + len(labels_of[j])], null, guidance_scale)
+            k += len(labels_of[j]); j += 1
+        rows = [avail[k:]]
+
+def _denoise_crops(model, x, t, layout, crops, ph, pw, guidance_scale, crop_batch_size, group=None):
+    "Guided noise predictions for all crops (all read `x`), evaluated in batches; returns (list of eps, nfe)."
+    labels_of = [crop_evaluations(layout[y:y + ph, x0:x0 + pw], model.null_label, guidance_scale) for y, x0 in crops]
+    eps = [e for _, e in _crop_eps(model, x, t, layout, crops, labels_of, ph, pw, guidance_scale, crop_batch_size, group)]
+    return eps, sum(map(len, labels_of))
 
 @torch.no_grad()
 def random_patch_sample(model,                                   # network with `null_label` and `size_multiple`
@@ -119,31 +163,37 @@ def random_patch_sample(model,                                   # network with 
                         known=None,                              # `(z, keep)`: keep latent `z` where `keep` (inpainting)
                         record_steps=(),                         # steps after which to keep a copy of the state
                         callback=None,                           # called as `callback(step, timestep, latent)` after each step
+                        state=None,                              # two `[1, C, H, W]` CPU buffers for the state (`state_buffers`)
+                        group=None,                              # a torch.distributed group: its processes share every step's batches
                         progress: bool = True):                  # show a progress bar
     "Sample a latent `[1, C, H, W]` following the label map `layout` with Alg. 2."
-    layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator)
-    (_, C, h, w), dev = x.shape, x.device
+    layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state)
+    (_, C, h, w), dev = x.shape, next(model.parameters()).device
+    spare = None if state is None else state[1]
     if known is not None:
-        z0, keep = known[0].to(dev).float().reshape(1, C, h, w), torch.as_tensor(known[1]).to(dev).bool()
+        z0, keep = known[0].to(x.device).float().reshape(1, C, h, w), torch.as_tensor(known[1]).to(x.device).bool()
         if keep.shape != (h, w): raise ValueError(f"known-pixel mask {tuple(keep.shape)} must match the layout {(h, w)}")
         def impose(x, i):                 # known pixels, noised to the level of timestep index i (clean after the last)
-            if i >= len(sched.timesteps): return torch.where(keep, z0, x)
-            n = torch.randn(z0.shape, generator=generator).to(dev)
-            return torch.where(keep, sched.add_noise(z0, n, sched.timesteps[i:i + 1]), x)
+            if i >= len(sched.timesteps): return x.copy_(torch.where(keep, z0, x))
+            n = torch.randn(z0.shape, generator=generator).to(x.device)
+            return x.copy_(torch.where(keep, sched.add_noise(z0, n, sched.timesteps[i:i + 1]), x))
         x = impose(x, 0)
-    for i, t in enumerate(tqdm(sched.timesteps, desc='random-patch DDIM', disable=not progress)):
+    for i, t in enumerate(tqdm(sched.timesteps, desc='random-patch DDIM', disable=not progress or _dist(group)[1] > 0)):
         crops = choose_crops(h, w, ph, pw, generator)
-        noise = torch.randn(x.shape, generator=generator).to(dev) if eta > 0 else None
-        eps, nfe = _denoise_crops(model, x, t, layout, crops, ph, pw, guidance_scale, crop_batch_size)
-        new, written = x.clone(), torch.zeros(h, w, dtype=torch.bool, device=dev)
-        for (y, x0), e in zip(crops, eps):
+        noise = torch.randn(x.shape, generator=generator).to(x.device) if eta > 0 else None
+        labels_of = [crop_evaluations(layout[y:y + ph, x0:x0 + pw], model.null_label, guidance_scale) for y, x0 in crops]
+        new = torch.empty_like(x) if state is None else spare          # every pixel gets written: no copy of x needed
+        written = torch.zeros(h, w, dtype=torch.bool, device=x.device)
+        for j, e in _crop_eps(model, x, t, layout, crops, labels_of, ph, pw, guidance_scale, crop_batch_size, group):
+            y, x0 = crops[j]
             sl = (slice(None), slice(None), slice(y, y + ph), slice(x0, x0 + pw))
-            vn = noise[sl] if noise is not None else None
-            upd = sched.step(e[None], t, x[sl], eta=eta, variance_noise=vn).prev_sample
+            vn = noise[sl].to(dev) if noise is not None else None
+            upd = sched.step(e[None], t, x[sl].to(dev), eta=eta, variance_noise=vn).prev_sample.to(x.device)
             free = ~written[y:y + ph, x0:x0 + pw]
             new[sl] = torch.where(free, upd, new[sl])           # first value wins
             written[y:y + ph, x0:x0 + pw] = True
-        x = new if known is None else impose(new, i + 1)
+        x, spare = (new if known is None else impose(new, i + 1)), x
+        nfe = sum(map(len, labels_of))
         info.nfe += nfe; info.nfe_per_step.append(nfe); info.crops.append(crops)
         if i in record_steps: info.states[i] = x.cpu().clone()
         if callback is not None: callback(i, int(t), x)

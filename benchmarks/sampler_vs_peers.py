@@ -1,0 +1,137 @@
+"""Alg. 2 as this library runs it, against its peers, at 1024², 2048² and 4096² outputs (128² to 512² latents):
+
+- `random patch`: `random_patch_sample` (crops batched, one unconditional evaluation per crop shared by its classes);
+- `original`: the original DiffInfinite procedure, one crop at a time around a random least-advanced pixel, each class
+  with its own conditional and unconditional evaluation, sequentially;
+- `panorama (diffusers)`: diffusers' `StableDiffusionPanoramaPipeline` (MultiDiffusion: 64-latent windows, stride 8,
+  `view_batch_size` 16), real code with tiny components built from configs and prompt embeddings passed directly;
+- `panorama rule, our U-Net`: the same averaging rule (`sliding_window_sample`, stride 8) with our U-Net, so the
+  U-Net cost per evaluation is equal to ours.
+
+All run the same DDIM step(s) with guidance on a layout of two classes and unknown; 64-latent crops as in
+the paper. The U-Nets are tiny and random: the figures are the samplers' costs (evaluations, time, memory), not
+image quality. Each run is its own process; memory is the peak anonymous resident set. At 4096² the two window
+methods would take most of an hour on two cores: their evaluations are counted exactly (diffusers' own `get_views`,
+and the windows of `sliding_window_sample`) and their time extrapolated from the seconds per evaluation measured at
+2048², marked `extrapolated`. Writes
+benchmarks/results/sampler_vs_peers.json. Run: python benchmarks/sampler_vs_peers.py [--quick]
+"""
+import argparse, json, os, platform, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from slide_memory import PeakAnon
+from scaling import layout_of
+
+PATCH, STRIDE, STEPS, OMEGA = 64, 8, 1, 2.
+MEASURED = {'random patch': (128, 256, 512), 'original': (128, 256, 512), 'panorama (diffusers)': (128, 256),
+            'panorama rule, our U-Net': (128, 256)}   # the window methods at 512² latents are extrapolated (below)
+
+def ours(n, method):
+    import torch
+    from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
+    from diffinfinite_nb.sampling import random_patch_sample, sliding_window_sample, choose_crops, crop_evaluations
+    from diffinfinite_nb.schedule import inference_scheduler, cfg_combine
+    from diffinfinite_nb.core import make_generator
+    torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
+    lay = layout_of(n)
+    if method == 'random patch':
+        _, info = random_patch_sample(net, lay, STEPS, OMEGA, PATCH, generator=make_generator(0), crop_batch_size=16, progress=False)
+        return info.nfe
+    if method == 'panorama rule, our U-Net':
+        _, info = sliding_window_sample(net, lay, STEPS, OMEGA, PATCH, stride=STRIDE, generator=make_generator(0), crop_batch_size=16, progress=False)
+        return info.nfe
+    # the original procedure: crop by crop, each class evaluated conditionally and unconditionally (a batch of two)
+    g, sched, nfe = make_generator(0), inference_scheduler(None, STEPS), 0
+    x = torch.randn((1, 4, n, n), generator=g)
+    with torch.no_grad():
+        for t in sched.timesteps:
+            new, written = x.clone(), torch.zeros(n, n, dtype=torch.bool)
+            for y, x0 in choose_crops(n, n, PATCH, PATCH, g):
+                lc, xc = lay[y:y + PATCH, x0:x0 + PATCH], x[..., y:y + PATCH, x0:x0 + PATCH]
+                classes = [c for c in crop_evaluations(lc, net.null_label, OMEGA) if c != net.null_label] or [0]
+                eps = torch.zeros_like(xc)
+                for c in classes:
+                    m = (lc == c).float()[None]
+                    e = net(torch.cat([xc, xc]), t.expand(2), torch.tensor([net.null_label, c if c else net.null_label]),
+                            torch.cat([torch.zeros_like(m), m]))
+                    nfe += 2
+                    eps = torch.where(m.bool() if c else torch.ones_like(m, dtype=torch.bool), cfg_combine(e[:1], e[1:], OMEGA), eps)
+                upd = sched.step(eps, t, xc).prev_sample
+                free = ~written[y:y + PATCH, x0:x0 + PATCH]
+                new[..., y:y + PATCH, x0:x0 + PATCH] = torch.where(free, upd, new[..., y:y + PATCH, x0:x0 + PATCH])
+                written[y:y + PATCH, x0:x0 + PATCH] = True
+            x = new
+    return nfe
+
+def panorama(n):
+    "diffusers' StableDiffusionPanoramaPipeline with tiny components; counts U-Net evaluations (batch rows)."
+    import torch
+    from diffusers import StableDiffusionPanoramaPipeline, UNet2DConditionModel, AutoencoderKL, DDIMScheduler
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=PATCH, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
+                                down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'), up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'),
+                                cross_attention_dim=32, attention_head_dim=4, norm_num_groups=4).eval()
+    vae = AutoencoderKL(block_out_channels=(8, 8, 8, 8), down_block_types=('DownEncoderBlock2D',)*4, up_block_types=('UpDecoderBlock2D',)*4,
+                        latent_channels=4, norm_num_groups=4, layers_per_block=1)
+    pipe = StableDiffusionPanoramaPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=DDIMScheduler(),
+                                           safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    rows = [0]
+    unet.register_forward_pre_hook(lambda m, a: rows.__setitem__(0, rows[0] + a[0].shape[0]))
+    emb = torch.randn(1, 8, 32, generator=torch.Generator().manual_seed(0))
+    pipe(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb), height=8*n, width=8*n, num_inference_steps=STEPS,
+         guidance_scale=OMEGA, view_batch_size=16, output_type='latent', generator=torch.Generator().manual_seed(0))
+    return rows[0]
+
+def one(method, n):
+    import torch
+    torch.set_num_threads(int(os.environ.get('THREADS', '2')))
+    with PeakAnon() as pk:
+        t0 = time.time()
+        nfe = panorama(n) if method == 'panorama (diffusers)' else ours(n, method)
+        dt = time.time() - t0
+    return dict(method=method, latent=n, image=8*n, nfe=nfe, nfe_per_step=nfe/STEPS, seconds=dt, peak_anon_mib=pk.peak)
+
+METHODS = ['random patch', 'original', 'panorama (diffusers)', 'panorama rule, our U-Net']
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(); ap.add_argument('--one', nargs=2); ap.add_argument('--quick', action='store_true')
+    a = ap.parse_args()
+    if a.one: print(json.dumps(one(a.one[0], int(a.one[1])))); sys.exit()
+    t_all, rows = time.time(), []
+    for n in ([128] if a.quick else [128, 256, 512]):
+        for m in METHODS:
+            if n not in MEASURED[m]:
+                prev = next(r for r in rows[::-1] if r['method'] == m)
+                if m == 'panorama (diffusers)':
+                    from diffusers import StableDiffusionPanoramaPipeline
+                    nfe = 2*STEPS*len(StableDiffusionPanoramaPipeline.get_views(None, 8*n, 8*n, window_size=PATCH, stride=STRIDE))
+                else:
+                    import torch
+                    from diffinfinite_nb.sampling import nfe_per_step
+                    from diffinfinite_nb.data import tile_coords
+                    win = [(y, x) for y in sorted({c[0] for c in tile_coords(n, n, PATCH, STRIDE)}) for x in sorted({c[1] for c in tile_coords(n, n, PATCH, STRIDE)})]
+                    nfe = STEPS*nfe_per_step(layout_of(n), win, PATCH, OMEGA)
+                rows.append(dict(method=m, latent=n, image=8*n, nfe=nfe, nfe_per_step=nfe/STEPS, seconds=prev['seconds']/prev['nfe']*nfe,
+                                 peak_anon_mib=float('nan'), extrapolated=True))
+            else:
+                r = subprocess.run([sys.executable, __file__, '--one', m, str(n)], capture_output=True, text=True, timeout=1200)
+                if r.returncode: sys.exit(r.stderr[-3000:])
+                rows.append(dict(json.loads(r.stdout.strip().splitlines()[-1]), extrapolated=False))
+            x = rows[-1]
+            print(f"{x['image']:>5}² {m:>26}: NFE/step {x['nfe_per_step']:>8.0f}  {x['seconds']:>7.1f} s  peak {x['peak_anon_mib']:>5.0f} MiB"
+                  + ('  (extrapolated)' if x['extrapolated'] else ''), flush=True)
+    print(f"\n{'image':>6} {'method':>26} {'NFE/step':>9} {'time':>8} {'peak mem':>9} {'NFE ratio':>10} {'time ratio':>11}")
+    for r in rows:
+        base = next(b for b in rows if b['latent'] == r['latent'] and b['method'] == 'random patch')
+        r['nfe_ratio'], r['time_ratio'] = r['nfe']/base['nfe'], r['seconds']/base['seconds']
+        print(f"{r['image']:>5}² {r['method']:>26} {r['nfe_per_step']:>9.0f} {r['seconds']:>6.1f} s {r['peak_anon_mib']:>5.0f} MiB "
+              f"{r['nfe_ratio']:>9.1f}x {r['time_ratio']:>10.1f}x" + ('  extrapolated' if r['extrapolated'] else ''))
+    res = dict(machine=dict(cpu=platform.machine(), threads=os.cpu_count()), steps=STEPS, patch=PATCH, stride=STRIDE, guidance=OMEGA,
+               rows=rows, seconds=round(time.time() - t_all))
+    out = HERE/'results'/('sampler_vs_peers_quick.json' if a.quick else 'sampler_vs_peers.json'); out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    print(f"\n{out.name} written ({res['seconds']} s); ratios are to the random-patch sampler at the same size")
