@@ -1,8 +1,9 @@
 """Alg. 2 as this library runs it, against its peers, at 1024², 2048² and 4096² outputs (128² to 512² latents):
 
 - `random patch`: `random_patch_sample` (crops batched, one unconditional evaluation per crop shared by its classes);
-- `original`: the original DiffInfinite procedure, one crop at a time around a random least-advanced pixel, each class
-  with its own conditional and unconditional evaluation, sequentially;
+- `original`: the original DiffInfinite procedure, one crop at a time around a random least-advanced pixel, each label
+  present (unknown included, as the original treats it as a class) with its own conditional and unconditional
+  evaluation, sequentially;
 - `panorama (diffusers)`: diffusers' `StableDiffusionPanoramaPipeline` (MultiDiffusion: 64-latent windows, stride 8,
   `view_batch_size` 16), real code with tiny components built from configs and prompt embeddings passed directly;
 - `panorama rule, our U-Net`: the same averaging rule (`sliding_window_sample`, stride 8) with our U-Net, so the
@@ -10,10 +11,10 @@
 
 All run the same DDIM step(s) with guidance on a layout of two classes and unknown; 64-latent crops as in
 the paper. The U-Nets are tiny and random: the figures are the samplers' costs (evaluations, time, memory), not
-image quality. Each run is its own process; memory is the peak anonymous resident set. At 4096² the two window
-methods would take most of an hour on two cores: their evaluations are counted exactly (diffusers' own `get_views`,
-and the windows of `sliding_window_sample`) and their time extrapolated from the seconds per evaluation measured at
-2048², marked `extrapolated`. Writes
+image quality. Each run is its own process; memory is the peak anonymous resident set. The window methods are slow
+on two cores (MultiDiffusion at 4096² evaluates 6,498 windows a step), so beyond the sizes in `MEASURED` their
+evaluations are counted exactly (diffusers' own `get_views`, the windows of `sliding_window_sample`) and their time
+extrapolated from the seconds per evaluation measured at the largest measured size, marked `extrapolated`. Writes
 benchmarks/results/sampler_vs_peers.json. Run: python benchmarks/sampler_vs_peers.py [--quick]
 """
 import argparse, json, os, platform, subprocess, sys, time
@@ -27,23 +28,31 @@ from scaling import layout_of
 
 PATCH, STRIDE, STEPS, OMEGA = 64, 8, 1, 2.
 MEASURED = {'random patch': (128, 256, 512), 'original': (128, 256, 512), 'panorama (diffusers)': (128, 256),
-            'panorama rule, our U-Net': (128, 256)}   # the window methods at 512² latents are extrapolated (below)
+            'panorama rule, our U-Net': (128,)}   # the other window runs are extrapolated (below)
 
 def ours(n, method):
     import torch
     from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
-    from diffinfinite_nb.sampling import random_patch_sample, sliding_window_sample, choose_crops, crop_evaluations
+    from diffinfinite_nb.sampling import random_patch_sample, sliding_window_sample, choose_crops
     from diffinfinite_nb.schedule import inference_scheduler, cfg_combine
     from diffinfinite_nb.core import make_generator
     torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
     lay = layout_of(n)
+    inference_scheduler(None, STEPS)                      # first use imports diffusers' schedulers: not part of the timing
+    with torch.no_grad(): net(torch.randn(2, 4, PATCH, PATCH), torch.tensor([1, 1]), torch.tensor([1, 1]), torch.ones(2, PATCH, PATCH))
     if method == 'random patch':
-        _, info = random_patch_sample(net, lay, STEPS, OMEGA, PATCH, generator=make_generator(0), crop_batch_size=16, progress=False)
-        return info.nfe
+        return lambda: random_patch_sample(net, lay, STEPS, OMEGA, PATCH, generator=make_generator(0), crop_batch_size=16, progress=False)[1].nfe
     if method == 'panorama rule, our U-Net':
-        _, info = sliding_window_sample(net, lay, STEPS, OMEGA, PATCH, stride=STRIDE, generator=make_generator(0), crop_batch_size=16, progress=False)
-        return info.nfe
-    # the original procedure: crop by crop, each class evaluated conditionally and unconditionally (a batch of two)
+        return lambda: sliding_window_sample(net, lay, STEPS, OMEGA, PATCH, stride=STRIDE, generator=make_generator(0), crop_batch_size=16,
+                                             progress=False)[1].nfe
+    return lambda: original(net, lay, n)
+
+def original(net, lay, n):
+    "The original procedure: crop by crop, each label present evaluated conditionally and unconditionally (a batch of two)."
+    import torch
+    from diffinfinite_nb.sampling import choose_crops
+    from diffinfinite_nb.schedule import inference_scheduler, cfg_combine
+    from diffinfinite_nb.core import make_generator
     g, sched, nfe = make_generator(0), inference_scheduler(None, STEPS), 0
     x = torch.randn((1, 4, n, n), generator=g)
     with torch.no_grad():
@@ -51,14 +60,13 @@ def ours(n, method):
             new, written = x.clone(), torch.zeros(n, n, dtype=torch.bool)
             for y, x0 in choose_crops(n, n, PATCH, PATCH, g):
                 lc, xc = lay[y:y + PATCH, x0:x0 + PATCH], x[..., y:y + PATCH, x0:x0 + PATCH]
-                classes = [c for c in crop_evaluations(lc, net.null_label, OMEGA) if c != net.null_label] or [0]
                 eps = torch.zeros_like(xc)
-                for c in classes:
+                for c in [int(v) for v in lc.unique()]:        # every label present, unknown (0) included
                     m = (lc == c).float()[None]
                     e = net(torch.cat([xc, xc]), t.expand(2), torch.tensor([net.null_label, c if c else net.null_label]),
                             torch.cat([torch.zeros_like(m), m]))
                     nfe += 2
-                    eps = torch.where(m.bool() if c else torch.ones_like(m, dtype=torch.bool), cfg_combine(e[:1], e[1:], OMEGA), eps)
+                    eps = torch.where(m.bool(), cfg_combine(e[:1], e[1:], OMEGA), eps)
                 upd = sched.step(eps, t, xc).prev_sample
                 free = ~written[y:y + PATCH, x0:x0 + PATCH]
                 new[..., y:y + PATCH, x0:x0 + PATCH] = torch.where(free, upd, new[..., y:y + PATCH, x0:x0 + PATCH])
@@ -82,17 +90,20 @@ def panorama(n):
     rows = [0]
     unet.register_forward_pre_hook(lambda m, a: rows.__setitem__(0, rows[0] + a[0].shape[0]))
     emb = torch.randn(1, 8, 32, generator=torch.Generator().manual_seed(0))
-    pipe(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb), height=8*n, width=8*n, num_inference_steps=STEPS,
-         guidance_scale=OMEGA, view_batch_size=16, output_type='latent', generator=torch.Generator().manual_seed(0))
-    return rows[0]
+    with torch.no_grad(): unet(torch.randn(2, 4, PATCH, PATCH), torch.tensor([1, 1]), encoder_hidden_states=torch.cat([emb, emb]))   # warm-up
+    rows[0] = 0
+    def go():
+        pipe(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb), height=8*n, width=8*n, num_inference_steps=STEPS,
+             guidance_scale=OMEGA, view_batch_size=16, output_type='latent', generator=torch.Generator().manual_seed(0))
+        return rows[0]
+    return go
 
 def one(method, n):
     import torch
     torch.set_num_threads(int(os.environ.get('THREADS', '2')))
+    go = panorama(n) if method == 'panorama (diffusers)' else ours(n, method)      # models built and warmed up, untimed
     with PeakAnon() as pk:
-        t0 = time.time()
-        nfe = panorama(n) if method == 'panorama (diffusers)' else ours(n, method)
-        dt = time.time() - t0
+        t0 = time.time(); nfe = go(); dt = time.time() - t0
     return dict(method=method, latent=n, image=8*n, nfe=nfe, nfe_per_step=nfe/STEPS, seconds=dt, peak_anon_mib=pk.peak)
 
 METHODS = ['random patch', 'original', 'panorama (diffusers)', 'panorama rule, our U-Net']

@@ -23,10 +23,6 @@ def hann_window(n: int) -> torch.Tensor:
     return (w[:, None]*w[None, :]).float()
 
 # %% ../nbs/09_decoding.ipynb #d48cadeb
-def _origins(n: int, tile: int, offsets):
-    "Tile start positions (per grid offset) covering [0, n) in padded coordinates."
-    return {o: list(range(o, n - tile + 1, tile)) for o in offsets}
-
 @torch.no_grad()
 def decode_tiled(decode,                      # latents `[B, C, t, t]` -> images `[B, 3, t*f, t*f]` in [0, 1]
                  z: torch.Tensor,             # the latent `[C, h, w]` (or `[1, C, h, w]`)
@@ -46,45 +42,48 @@ def decode_tiled(decode,                      # latents `[B, C, t, t]` -> images
     f = factor or getattr(decode, 'downsample', None) or getattr(getattr(decode, '__self__', None), 'downsample', None)
     if f is None: raise ValueError("pass `factor` (the decoder's up-sampling factor)")
     half = tile//2 if blend == 'hann' else 0
-    offs = (0, half) if blend == 'hann' else (0,)
-    # pad: `half` before, and after so that both grids cover the image
-    def padded(n):
-        need = max(math.ceil((half + n)/tile)*tile, half + math.ceil(n/tile)*tile) if half else math.ceil(n/tile)*tile
-        return need
-    Hp, Wp = padded(h), padded(w)
-    def tile_at(y0, x0):                                # a tile of the edge-padded latent, read from `z` (which may be a memory map)
-        r, c = (torch.arange(y0, y0 + tile) - half).clamp(0, h - 1), (torch.arange(x0, x0 + tile) - half).clamp(0, w - 1)
-        return z[:, r][:, :, c].float()
+    nr, nc = math.ceil(h/tile), math.ceil(w/tile)     # tiles per axis of the plain grid; the shifted grid has one fewer
+    def origins(n): return sorted([k*tile for k in range(n)] + ([half + k*tile for k in range(n - 1)] if half else []))
+    def tile_at(y0, x0):                                # a tile of the latent, edge-padded at the end to whole tiles (`z` may be a memory map)
+        a = z[:, y0:y0 + tile, x0:x0 + tile].float()    # a view: only the tile is read
+        if a.shape[1:] != (tile, tile): a = F.pad(a[None], (0, tile - a.shape[2], 0, tile - a.shape[1]), mode='replicate')[0]
+        return a
     H, W = h*f, w*f
     if out is None: out = np.zeros((H, W, 3), np.float32)
     if tuple(out.shape) != (H, W, 3): raise ValueError(f"`out` has shape {tuple(out.shape)}, expected {(H, W, 3)}")
-    wt = hann_window(tile*f).numpy()[..., None] if half else np.ones((tile*f, tile*f, 1), np.float32)
-    rows = sorted({y for ys in _origins(Hp, tile, offs).values() for y in ys})
-    xs = sorted({x for xo in _origins(Wp, tile, offs).values() for x in xo})   # both column grids, every row
-    band = np.zeros((tile*f, Wp*f, 3), np.float32)     # rows [y0, y0 + tile) of the padded image, in pixels
-    y_band = 0
-    def flush(y_until):
-        nonlocal band, y_band
-        n = (y_until - y_band)*f
-        if n <= 0: return
-        lo, hi = max(y_band, half), min(y_until, half + h)          # the part inside the image
+    hann = hann_1d(tile*f).float().numpy()
+    def window(o, n):                                   # 1-D weights of the tile at origin `o` of an axis with `n` plain tiles
+        if not half: return np.ones(tile*f, np.float32)
+        v = hann.copy()
+        if o % tile == 0:                               # plain grid: flat (1) on an outer half that no shifted tile overlaps
+            if o == 0: v[:half*f] = 1
+            if o == (n - 1)*tile: v[half*f:] = 1
+        return v
+    rows, xs = origins(nr), origins(nc)
+    wx = {x: window(x, nc) for x in xs}
+    s = half or tile                                   # row origins are multiples of `s`: the band is kept in chunks of `s` latent rows
+    per, chunks = tile//s, {}                          # chunk c holds latent rows [c*s, (c + 1)*s), in pixels
+    def emit(c):                                       # chunk c is complete: clip, scale and write the part inside the image
+        a = chunks.pop(c)
+        lo, hi = c*s, min((c + 1)*s, h)
         if hi > lo:
-            chunk = band[(lo - y_band)*f:(hi - y_band)*f, half*f:(half + w)*f]
-            chunk = np.clip(chunk, 0, 1)                            # float round-off of the blend
-            if np.issubdtype(np.dtype(out.dtype), np.integer): chunk = np.round(chunk*255)
-            out[(lo - half)*f:(hi - half)*f] = chunk.astype(out.dtype)
-        band = np.concatenate([band[n:], np.zeros((n, band.shape[1], 3), np.float32)])
-        y_band = y_until
+            part = np.clip(a[:(hi - lo)*f, :w*f], 0, 1)  # float round-off of the blend
+            if np.issubdtype(np.dtype(out.dtype), np.integer): part = np.round(part*255)
+            out[lo*f:hi*f] = part.astype(out.dtype)
     bar = tqdm(total=len(rows)*len(xs), desc='decoding tiles', disable=not progress)
     for y0 in rows:
-        flush(y0)
+        c0, wy = y0//s, window(y0, nr)
+        for c in sorted(k for k in chunks if k < c0): emit(c)
+        for c in range(c0, c0 + per): chunks.setdefault(c, np.zeros((s*f, nc*tile*f, 3), np.float32))
         for i in range(0, len(xs), batch_size):
             xb = xs[i:i + batch_size]
             zt = torch.stack([tile_at(y0, x) for x in xb])
             imgs = decode(zt).float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
-            for x, im in zip(xb, imgs): band[:, x*f:(x + tile)*f] += wt*im
+            for x, im in zip(xb, imgs):
+                im *= wy[:, None, None]*wx[x][None, :, None]
+                for k in range(per): chunks[c0 + k][:, x*f:(x + tile)*f] += im[k*s*f:(k + 1)*s*f]
             bar.update(len(xb))
-    flush(y_band + tile)
+    for c in sorted(chunks): emit(c)
     bar.close()
     return out
 

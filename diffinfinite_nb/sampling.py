@@ -184,14 +184,21 @@ def random_patch_sample(model,                                   # network with 
         labels_of = [crop_evaluations(layout[y:y + ph, x0:x0 + pw], model.null_label, guidance_scale) for y, x0 in crops]
         new = torch.empty_like(x) if state is None else spare          # every pixel gets written: no copy of x needed
         written = torch.zeros(h, w, dtype=torch.bool, device=x.device)
+        def apply(done):                                    # DDIM updates of finished crops in one call, then written in crop order
+            cut = lambda a, j: a[0, :, crops[j][0]:crops[j][0] + ph, crops[j][1]:crops[j][1] + pw]
+            vn = torch.stack([cut(noise, j) for j, _ in done]).to(dev) if noise is not None else None
+            upd = sched.step(torch.stack([e for _, e in done]), t, torch.stack([cut(x, j) for j, _ in done]).to(dev), eta=eta,
+                             variance_noise=vn).prev_sample.to(x.device)
+            for (j, _), u in zip(done, upd):
+                y, x0 = crops[j]
+                free = ~written[y:y + ph, x0:x0 + pw]
+                new[0, :, y:y + ph, x0:x0 + pw] = torch.where(free, u, new[0, :, y:y + ph, x0:x0 + pw])   # first value wins
+                written[y:y + ph, x0:x0 + pw] = True
+        done = []
         for j, e in _crop_eps(model, x, t, layout, crops, labels_of, ph, pw, guidance_scale, crop_batch_size, group):
-            y, x0 = crops[j]
-            sl = (slice(None), slice(None), slice(y, y + ph), slice(x0, x0 + pw))
-            vn = noise[sl].to(dev) if noise is not None else None
-            upd = sched.step(e[None], t, x[sl].to(dev), eta=eta, variance_noise=vn).prev_sample.to(x.device)
-            free = ~written[y:y + ph, x0:x0 + pw]
-            new[sl] = torch.where(free, upd, new[sl])           # first value wins
-            written[y:y + ph, x0:x0 + pw] = True
+            done.append((j, e))
+            if len(done) == crop_batch_size: apply(done); done = []
+        if done: apply(done)
         x, spare = (new if known is None else impose(new, i + 1)), x
         nfe = sum(map(len, labels_of))
         info.nfe += nfe; info.nfe_per_step.append(nfe); info.crops.append(crops)
