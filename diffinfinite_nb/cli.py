@@ -243,6 +243,7 @@ def main(argv=None) -> int:
     "The `diffinfinite` command line; returns the exit status."
     a = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C stops cleanly even when started with SIGINT ignored (`cmd &`, some workers)
     try:
         if a.command == 'sample':
             sample_slide(a.out, a.layout, a.size, a.context, a.model, a.steps, a.guidance, a.mask_steps, a.patch, a.crop_batch_size,
