@@ -4,7 +4,7 @@ all-gathered), the speed-up, and what a 100k² slide asks: evaluations per step 
 to sample it in an hour or a day. Writes benchmarks/results/multiprocess.json.
 Run: python benchmarks/multiprocess.py
 """
-import json, os, platform, subprocess, sys, tempfile, time
+import json, os, platform, subprocess, sys, tempfile
 from pathlib import Path
 
 HERE = Path(__file__).parent

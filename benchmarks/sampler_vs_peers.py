@@ -19,7 +19,6 @@ benchmarks/results/sampler_vs_peers.json. Run: python benchmarks/sampler_vs_peer
 """
 import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
-import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -33,8 +32,8 @@ MEASURED = {'random patch': (128, 256, 512), 'original': (128, 256, 512), 'panor
 def ours(n, method):
     import torch
     from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
-    from diffinfinite_nb.sampling import random_patch_sample, sliding_window_sample, choose_crops
-    from diffinfinite_nb.schedule import inference_scheduler, cfg_combine
+    from diffinfinite_nb.sampling import random_patch_sample, sliding_window_sample
+    from diffinfinite_nb.schedule import inference_scheduler
     from diffinfinite_nb.core import make_generator
     torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
     lay = layout_of(n)
@@ -121,7 +120,6 @@ if __name__ == '__main__':
                     from diffusers import StableDiffusionPanoramaPipeline
                     nfe = 2*STEPS*len(StableDiffusionPanoramaPipeline.get_views(None, 8*n, 8*n, window_size=PATCH, stride=STRIDE))
                 else:
-                    import torch
                     from diffinfinite_nb.sampling import nfe_per_step
                     from diffinfinite_nb.data import tile_coords
                     win = [(y, x) for y in sorted({c[0] for c in tile_coords(n, n, PATCH, STRIDE)}) for x in sorted({c[1] for c in tile_coords(n, n, PATCH, STRIDE)})]

@@ -10,7 +10,7 @@ convolution): it measures the memory path at slide size, the U-Net's cost per pi
 sizes. Writes benchmarks/results/scaling.json.
 Run: python benchmarks/scaling.py [--quick]
 """
-import argparse, json, math, os, platform, subprocess, sys, tempfile, time
+import argparse, json, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 
@@ -41,12 +41,12 @@ def layout_of(n):
 
 def one(kind, n, batch, steps):
     "Run one measurement in this process; print a JSON line."
-    torch, net = _setup(stand_in=kind == 'memmap')
     from diffinfinite_nb.sampling import random_patch_sample, state_buffers, choose_crops
     from diffinfinite_nb.core import make_generator
     if kind == 'crops':
         g = make_generator(0); t0 = time.time(); c = choose_crops(n, n, 16, 16, g)
         return dict(latent=n, crops=len(c), seconds=time.time() - t0)
+    torch, net = _setup(stand_in=kind == 'memmap')
     lay = layout_of(n)
     with tempfile.TemporaryDirectory(dir=HERE) as d:
         state = state_buffers(d, (1, 4, n, n)) if kind == 'memmap' else None
@@ -77,7 +77,8 @@ def one(kind, n, batch, steps):
 
 def hann_ratio():
     "Hann-window decoding time over one plain tiled decode, TAEF2 on a 64² latent (512² image)."
-    torch, _ = _setup()
+    import torch
+    torch.set_num_threads(int(os.environ.get('THREADS', '2')))
     from diffinfinite_nb.autoencoder import TAEF2
     from diffinfinite_nb.decoding import decode_tiled
     ae = TAEF2.from_pretrained()

@@ -7,6 +7,9 @@ CPU and, when a GPU is present, on the GPU in bf16 (labelled as such).
 Real data: WSSS4LUAD 256-px lung patches, TAEF2 latents (32 x 32 x 32), a small U-Net (base 32).
 Prints the figures and writes benchmarks/results/train_throughput.json.
 """
+import argparse, json, platform, time, warnings
+from pathlib import Path
+import torch
 
 RECIPES = {   # name: (U-Net overrides of 'lung-taef2', latent side): 16 = 128-px crops, 32 = 256-px crops
     'shipped (base 48, 2 levels), 128 px': (dict(), 16),
@@ -16,9 +19,6 @@ RECIPES = {   # name: (U-Net overrides of 'lung-taef2', latent side): 16 = 128-p
     'paper-image width (base 256, 3 levels), 256 px': (dict(base_channels=256, channel_mults=(1, 2, 4), num_res_blocks=2, attn_levels=(1, 2),
                                                          heads=8, groups=32), 32),
 }
-import argparse, json, os, platform, time, warnings
-from pathlib import Path
-import torch
 
 def main():
     ap = argparse.ArgumentParser()

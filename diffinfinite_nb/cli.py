@@ -22,7 +22,7 @@ from .layouts import MaskMapDataset
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
                                       BUNDLED_PIPELINE, save_result)
 from .slide import DEFAULT_MPP
-from .wsi import SlidePatches, is_slide_data, read_slides
+from .wsi import Slide, SlidePatches, annotation_layout, is_slide_data, open_annotations, read_slides
 from .evaluation import evaluate_folders
 
 # %% auto #0
@@ -77,10 +77,10 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     pipe = DiffInfinitePipeline.from_pretrained(path, device=dev)
     if lay is None: pipe.check_size(hw)
     with tempfile.TemporaryDirectory(dir=folder, prefix=f'.{out.name}.') as work:
-        canvas = np.lib.format.open_memmap(Path(work)/'image.npy', 'w+', np.uint8, (*hw, 3))
+        canvas = np.lib.format.open_memmap(Path(work)/'image.npy', 'w+', np.uint8, (*hw, 3)) if st.is_main_process else None
         res = pipe(layout=lay, size=None if lay is not None else hw, context=context, num_inference_steps=steps, guidance_scale=guidance,
                    mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, generator=make_generator(seed),
-                   out=canvas if st.is_main_process else None, output_type='np' if st.is_main_process else 'latent',
+                   out=canvas, output_type='np' if st.is_main_process else 'latent',
                    group=group, progress=progress and st.is_main_process)
         if not st.is_main_process: return {}                # the others helped sample; the main process decodes and writes
         files = save_result(res, out, classes, mpp=mpp, progress=progress)
@@ -146,9 +146,13 @@ def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: floa
                base_channels: int|None = None) -> Path:
     "Train a mask model on the masks of `data` (random crops, `factor` image pixels per layout pixel); export `out/model`."
     if is_slide_data(data):                                    # slides: each slide's annotations, rasterised at the layout scale
-        ds, contexts = slide_patches(data, 8*factor, mpp, slide_mpp, class_map, unknown, min_tissue=0., seed=seed, progress=False)
+        sources, contexts = read_slides(data, slide_mpp)
         if contexts == ['none']: contexts = ['none', 'tissue']
-        pairs = [(ds.layout(k, mpp*factor), src.context or 1) for k, src in enumerate(ds.sources) if ds.annotations[k] is not None]
+        cmap, pairs = parse_class_map(class_map) if isinstance(class_map, str) else class_map, []
+        for src in (s for s in sources if s.annotations):
+            with Slide(src.slide, src.mpp) as sl:
+                pairs.append((annotation_layout(open_annotations(src.annotations, sl, TISSUE_CLASSES, cmap, unknown), sl, mpp*factor),
+                              src.context or 1))
         if not pairs: raise ValueError(f"{data}: no slide has annotations to learn layouts from")
         maps = MaskMapDataset(pairs, size=size, factor=1, crops_per_image=16, seed=seed, progress=False)
     else:

@@ -25,8 +25,8 @@ from .slide import write_pyramid
 
 # %% auto #0
 __all__ = ['SLIDE_EXTS', 'Slide', 'tissue_mask', 'TissueMap', 'detect_tissue', 'patch_grid', 'Annotation', 'read_geojson',
-           'AnnotationMap', 'mask_to_geojson', 'LabelImage', 'open_annotations', 'mosaic_slide', 'SlideSource',
-           'SlidePatches', 'is_slide_data', 'read_slides']
+           'AnnotationMap', 'mask_to_geojson', 'LabelImage', 'open_annotations', 'mosaic_slide', 'annotation_layout',
+           'SlideSource', 'SlidePatches', 'is_slide_data', 'read_slides']
 
 # %% ../nbs/01a_wsi.ipynb #1719b20e
 SLIDE_EXTS = ('.svs', '.tif', '.tiff', '.ndpi', '.mrxs', '.scn', '.bif', '.vms', '.vmu', '.svslide', '.qptiff')
@@ -108,7 +108,7 @@ def tissue_mask(rgb, min_saturation: float = 0.05, max_saturation: float = 0.2, 
     sat = rgb2hsv(rgb)[..., 1]
     t = float(np.clip(threshold_otsu(sat) if np.ptp(sat) > 0 else max_saturation, min_saturation, max_saturation))
     m = closing(sat > t, disk(1))
-    m = remove_small_holes(m, max_size=min_size)  
+    m = remove_small_holes(m, max_size=min_size)
     return remove_small_objects(m, max_size=min_size)
 
 @dataclass
@@ -335,6 +335,13 @@ def mosaic_slide(recs, path, cols: int = 4, gap: int = 48, mpp: float = 0.5, lab
     return path, gj
 
 # %% ../nbs/01a_wsi.ipynb #01d11033
+def annotation_layout(ann, slide: Slide, mpp: float) -> np.ndarray:
+    "The class map of a slide's annotations `ann` at `mpp`, cut to their bounding box (a layout for the mask model)."
+    m = ann.rasterize(0, 0, slide.size_at(mpp), mpp/slide.mpp)
+    ys, xs = np.nonzero(m)
+    if not len(ys): return m[:0, :0]
+    return m[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
 @dataclass
 class SlideSource:
     "One slide of a data set: the file, its annotations (GeoJSON or label image, optional), its context label, its µm/px if the file lacks it."
@@ -411,12 +418,8 @@ class SlidePatches(torch.utils.data.Dataset):
 
     def layout(self, k: int, mpp: float) -> np.ndarray:
         "The class map of slide `k`'s annotations at `mpp`, cut to their bounding box (for the mask model)."
-        s, ann = self.slides[k], self.annotations[k]
-        if ann is None: raise ValueError(f"slide {s.path} has no annotations")
-        m = ann.rasterize(0, 0, s.size_at(mpp), mpp/s.mpp)
-        ys, xs = np.nonzero(m)
-        if not len(ys): return m[:0, :0]
-        return m[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        if self.annotations[k] is None: raise ValueError(f"slide {self.slides[k].path} has no annotations")
+        return annotation_layout(self.annotations[k], self.slides[k], mpp)
 
     def show(self, k: int = 0, mpp: float|None = None, ax=None, alpha: float = 0.45):
         "Slide `k` at `mpp` (default: the tissue map's) with its annotations, tissue outline and patch grid (labelled patches in blue)."
@@ -464,7 +467,6 @@ def read_slides(path, slide_mpp: float|None = None) -> tuple:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"slide folder or table {path} not found")
     if path.suffix.lower() == '.csv':
-        import csv
         with open(path, newline='') as f: rows = list(csv.DictReader(f))
         if not rows or 'slide' not in rows[0]: raise ValueError(f"{path} needs a header with a 'slide' column (and optional annotations, context, mpp)")
         def rel(v): return None if not v else (Path(v) if Path(v).is_absolute() else path.parent/v)
