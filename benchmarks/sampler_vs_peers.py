@@ -1,6 +1,9 @@
 """Alg. 2 as this library runs it, against its peers, at 1024², 2048² and 4096² outputs (128² to 512² latents):
 
-- `random patch`: `random_patch_sample` (crops batched, one unconditional evaluation per crop shared by its classes);
+- `random patch`: `random_patch_sample` as it runs by default (crops of a randomly shifted grid, batched, one
+  unconditional evaluation per crop shared by its classes);
+- `random patch, paper placement`: the same with `placement='random'` (each crop around a random uncovered pixel, as
+  the paper draws them: crops overlap and the overlaps are computed twice);
 - `original`: the original DiffInfinite procedure, one crop at a time around a random least-advanced pixel, each label
   present (unknown included, as the original treats it as a class) with its own conditional and unconditional
   evaluation, sequentially;
@@ -26,7 +29,7 @@ from slide_memory import PeakAnon
 from scaling import layout_of
 
 PATCH, STRIDE, STEPS, OMEGA = 64, 8, 1, 2.
-MEASURED = {'random patch': (128, 256, 512), 'original': (128, 256, 512), 'panorama (diffusers)': (128, 256),
+MEASURED = {'random patch': (128, 256, 512), 'random patch, paper placement': (128, 256, 512), 'original': (128, 256, 512), 'panorama (diffusers)': (128, 256),
             'panorama rule, our U-Net': (128,)}   # the other window runs are extrapolated (below)
 
 def ours(n, method):
@@ -39,8 +42,10 @@ def ours(n, method):
     lay = layout_of(n)
     inference_scheduler(None, STEPS)                      # first use imports diffusers' schedulers: not part of the timing
     with torch.no_grad(): net(torch.randn(2, 4, PATCH, PATCH), torch.tensor([1, 1]), torch.tensor([1, 1]), torch.ones(2, PATCH, PATCH))
-    if method == 'random patch':
-        return lambda: random_patch_sample(net, lay, STEPS, OMEGA, PATCH, generator=make_generator(0), crop_batch_size=16, progress=False)[1].nfe
+    if method.startswith('random patch'):
+        placement = 'random' if method.endswith('paper placement') else 'grid'
+        return lambda: random_patch_sample(net, lay, STEPS, OMEGA, PATCH, generator=make_generator(0), crop_batch_size=16,
+                                           placement=placement, progress=False)[1].nfe
     if method == 'panorama rule, our U-Net':
         return lambda: sliding_window_sample(net, lay, STEPS, OMEGA, PATCH, stride=STRIDE, generator=make_generator(0), crop_batch_size=16,
                                              progress=False)[1].nfe
@@ -105,7 +110,7 @@ def one(method, n):
         t0 = time.time(); nfe = go(); dt = time.time() - t0
     return dict(method=method, latent=n, image=8*n, nfe=nfe, nfe_per_step=nfe/STEPS, seconds=dt, peak_anon_mib=pk.peak)
 
-METHODS = ['random patch', 'original', 'panorama (diffusers)', 'panorama rule, our U-Net']
+METHODS = ['random patch', 'random patch, paper placement', 'original', 'panorama (diffusers)', 'panorama rule, our U-Net']
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--one', nargs=2); ap.add_argument('--quick', action='store_true')
@@ -131,16 +136,16 @@ if __name__ == '__main__':
                 if r.returncode: sys.exit(r.stderr[-3000:])
                 rows.append(dict(json.loads(r.stdout.strip().splitlines()[-1]), extrapolated=False))
             x = rows[-1]
-            print(f"{x['image']:>5}² {m:>26}: NFE/step {x['nfe_per_step']:>8.0f}  {x['seconds']:>7.1f} s  peak {x['peak_anon_mib']:>5.0f} MiB"
+            print(f"{x['image']:>5}² {m:>30}: NFE/step {x['nfe_per_step']:>8.0f}  {x['seconds']:>7.1f} s  peak {x['peak_anon_mib']:>5.0f} MiB"
                   + ('  (extrapolated)' if x['extrapolated'] else ''), flush=True)
-    print(f"\n{'image':>6} {'method':>26} {'NFE/step':>9} {'time':>8} {'peak mem':>9} {'NFE ratio':>10} {'time ratio':>11}")
+    print(f"\n{'image':>6} {'method':>30} {'NFE/step':>9} {'time':>8} {'peak mem':>9} {'NFE ratio':>10} {'time ratio':>11}")
     for r in rows:
         base = next(b for b in rows if b['latent'] == r['latent'] and b['method'] == 'random patch')
         r['nfe_ratio'], r['time_ratio'] = r['nfe']/base['nfe'], r['seconds']/base['seconds']
-        print(f"{r['image']:>5}² {r['method']:>26} {r['nfe_per_step']:>9.0f} {r['seconds']:>6.1f} s {r['peak_anon_mib']:>5.0f} MiB "
+        print(f"{r['image']:>5}² {r['method']:>30} {r['nfe_per_step']:>9.0f} {r['seconds']:>6.1f} s {r['peak_anon_mib']:>5.0f} MiB "
               f"{r['nfe_ratio']:>9.1f}x {r['time_ratio']:>10.1f}x" + ('  extrapolated' if r['extrapolated'] else ''))
     res = dict(machine=dict(cpu=platform.machine(), threads=os.cpu_count()), steps=STEPS, patch=PATCH, stride=STRIDE, guidance=OMEGA,
                rows=rows, seconds=round(time.time() - t_all))
     out = HERE/'results'/('sampler_vs_peers_quick.json' if a.quick else 'sampler_vs_peers.json'); out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
-    print(f"\n{out.name} written ({res['seconds']} s); ratios are to the random-patch sampler at the same size")
+    print(f"\n{out.name} written ({res['seconds']} s); ratios are to the random-patch sampler (default placement) at the same size")

@@ -55,7 +55,7 @@ def parse_size(size) -> tuple:
 
 def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=None, steps: int = 20, guidance: float = 2.,
                  mask_steps: int = 25, patch: int = 16, crop_batch_size: int = 64, mpp: float = DEFAULT_MPP,
-                 overwrite: bool = False, seed: int = 0, device: str = 'auto', progress: bool = True) -> dict:
+                 overwrite: bool = False, seed: int = 0, device: str = 'auto', progress: bool = True, placement: str = 'grid') -> dict:
     "The main job: an image and its class mask from a layout or a size, written as whole-slide files; returns the paths."
     t0, out = time.time(), Path(out)
     if out.suffix.lower() not in ('.tif', '.tiff'): raise ValueError(f"unknown output suffix {out.suffix!r}: the whole-slide output is a .tif")
@@ -79,7 +79,7 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     with tempfile.TemporaryDirectory(dir=folder, prefix=f'.{out.name}.') as work:
         canvas = np.lib.format.open_memmap(Path(work)/'image.npy', 'w+', np.uint8, (*hw, 3)) if st.is_main_process else None
         res = pipe(layout=lay, size=None if lay is not None else hw, context=context, num_inference_steps=steps, guidance_scale=guidance,
-                   mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, generator=make_generator(seed),
+                   mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, placement=placement, generator=make_generator(seed),
                    out=canvas, output_type='np' if st.is_main_process else 'latent',
                    group=group, progress=progress and st.is_main_process)
         if not st.is_main_process: return {}                # the others helped sample; the main process decodes and writes
@@ -216,6 +216,7 @@ def _parser():
     s.add_argument('--mask-steps', type=int, default=25, help='DDIM steps of the mask model (default 25)')
     s.add_argument('--patch', type=int, default=16, help='latent crop size (default 16)')
     s.add_argument('--crop-batch-size', type=int, default=64, help='model evaluations per batch (default 64)')
+    s.add_argument('--placement', default='grid', choices=['grid', 'random'], help="crops of a randomly shifted grid (default) or around random pixels (the paper's)")
     s.add_argument('--mpp', type=float, default=DEFAULT_MPP, help=f'microns per pixel written into the files (default {DEFAULT_MPP})')
     s.add_argument('--overwrite', action='store_true', help='replace existing output files')
     common(s)
@@ -251,7 +252,7 @@ def main(argv=None) -> int:
     try:
         if a.command == 'sample':
             sample_slide(a.out, a.layout, a.size, a.context, a.model, a.steps, a.guidance, a.mask_steps, a.patch, a.crop_batch_size,
-                         a.mpp, a.overwrite, a.seed, a.device)
+                         a.mpp, a.overwrite, a.seed, a.device, placement=a.placement)
         elif a.command == 'train' and a.kind == 'mask':
             train_mask(a.data, a.out, a.steps, a.batch_size, a.lr, a.p_unc, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
                        mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes, config=a.config,

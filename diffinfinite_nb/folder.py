@@ -39,6 +39,7 @@ class ModelFolder:
     trained_ids: list = field(default_factory=list)
     contexts: list|None = None
     path: Path|None = None
+    cleaning: dict|None = None                         # mask models: `clean_mask` settings for their layouts (None: the paper's)
     _ae: object = field(default=None, repr=False)
     def load_autoencoder(self, device=None, dtype=torch.float32):
         "The latent space the model lives in, with its statistics (loaded once, on the model's device by default)."
@@ -65,6 +66,13 @@ def _check_meta(model, classes: ClassTable, spec: dict, kind: str, trained_ids, 
     bad = [i for i in trained_ids or [] if not 0 <= i < len(classes)]
     if bad: raise ValueError(f"{where}trained ids {bad} are not in the class table {classes}")
 
+def _check_cleaning(cleaning, where=''):
+    "Mask-cleaning settings (keyword arguments of `clean_mask`), checked."
+    if cleaning is None: return None
+    bad = set(cleaning) - {'k', 'mode', 'min_region'}
+    if bad: raise ValueError(f"{where}unknown cleaning settings {sorted(bad)}: use k, mode, min_region")
+    return dict(cleaning)
+
 def save_model_folder(path,                         # the folder to write (replaced if it exists)
                       model,                        # a diffusers `ModelMixin` with `null_label` and `config.in_channels`
                       scheduler,                    # the training noise schedule: a `DDPMScheduler` or its config
@@ -73,7 +81,8 @@ def save_model_folder(path,                         # the folder to write (repla
                       kind: str = 'image',          # 'image' (class + mask conditioning) or 'mask' (context labels)
                       trained_ids=None,             # class ids seen conditioned (default: every known id)
                       contexts=None,                # names of the context labels, id 0 first (mask models)
-                      dtype=None):                  # e.g. `torch.float16` to ship smaller weights
+                      dtype=None,                   # e.g. `torch.float16` to ship smaller weights
+                      cleaning: dict|None = None):  # mask models: `clean_mask` settings suited to their layouts
     "Write a self-describing model folder at `path` (atomically; an existing folder is replaced)."
     spec = autoencoder.spec() if isinstance(autoencoder, LatentAutoencoder) else dict(autoencoder)
     trained_ids = sorted(int(i) for i in (trained_ids if trained_ids is not None else range(1, len(classes))))
@@ -86,6 +95,7 @@ def save_model_folder(path,                         # the folder to write (repla
         sched.save_pretrained(tmp/'scheduler')
         meta = dict(format=FOLDER_FORMAT, kind=kind, classes=classes.to_json(), trained_ids=trained_ids,
                     contexts=list(contexts) if contexts else None, autoencoder=spec)
+        if cleaning: meta['cleaning'] = _check_cleaning(cleaning)
         (tmp/FOLDER_FILE).write_text(json.dumps(meta, indent=1))
         old = path.with_name(f'.{path.name}.old') if path.exists() else None
         if old: os.replace(path, old)
@@ -122,4 +132,4 @@ def load_model_folder(path, model_cls, device='cpu', dtype=torch.float32) -> Mod
     classes = ClassTable.from_json(meta['classes'])
     _check_meta(model, classes, meta['autoencoder'], meta['kind'], meta['trained_ids'], meta['contexts'], where=f'{path}: ')
     return ModelFolder(model, dict(DDPMScheduler.load_config(path/'scheduler')), classes, meta['autoencoder'], meta['kind'],
-                       meta['trained_ids'], meta['contexts'], path)
+                       meta['trained_ids'], meta['contexts'], path, _check_cleaning(meta.get('cleaning'), f'{path}: '))

@@ -7,13 +7,15 @@ from __future__ import annotations
 import numpy as np
 import torch, torch.nn.functional as F
 from skimage.segmentation import find_boundaries
+from skimage.measure import label
 from tqdm.auto import tqdm
 from .data import TISSUE_CLASSES, ClassTable, load_mask, dihedral, downsample_mask
 from .autoencoder import OneHotMaps
 from .sampling import random_patch_sample
 
 # %% auto #0
-__all__ = ['boundaries_to_unknown', 'min_pool', 'nearest_resize', 'clean_mask', 'MaskMapDataset', 'sample_layout']
+__all__ = ['SIZE_BINS', 'boundaries_to_unknown', 'min_pool', 'nearest_resize', 'small_regions_to_unknown', 'clean_mask',
+           'region_sizes', 'layout_stats', 'MaskMapDataset', 'sample_layout']
 
 # %% ../nbs/08_layouts.ipynb #f1f45df3
 def boundaries_to_unknown(mask: np.ndarray, mode: str = 'inner', unknown: int = 0) -> np.ndarray:
@@ -35,13 +37,47 @@ def nearest_resize(mask: np.ndarray, size) -> np.ndarray:
     t = torch.as_tensor(np.asarray(mask))[None, None].float()
     return F.interpolate(t, size=tuple(size), mode='nearest-exact')[0, 0].numpy().astype(np.asarray(mask).dtype)
 
-def clean_mask(mask: np.ndarray, size=None, k: int = 3, mode: str = 'inner', table: ClassTable|None = TISSUE_CLASSES) -> np.ndarray:
-    "Boundaries to unknown, `k`x`k` min-pooling, nearest resize to `size` (default: unchanged)."
+def small_regions_to_unknown(mask: np.ndarray, min_size: int, unknown: int = 0) -> np.ndarray:
+    "Set connected regions (4-connected, one class) smaller than `min_size` pixels to `unknown`."
+    m = np.asarray(mask).copy()
+    if min_size <= 1: return m
+    lab = label(np.where(m == unknown, 0, m + 1), connectivity=1)       # regions of equal id; unknown is background
+    small = np.bincount(lab.ravel()) < min_size
+    small[0] = False
+    m[small[lab]] = unknown
+    return m
+
+def clean_mask(mask: np.ndarray, size=None, k: int = 3, mode: str|None = 'inner', table: ClassTable|None = TISSUE_CLASSES,
+               min_region: int = 0) -> np.ndarray:
+    "Regions under `min_region` pixels and boundaries (`mode`; None: kept) to unknown, `k`x`k` min-pooling, nearest resize to `size`."
     m = np.asarray(mask)
     if m.ndim != 2: raise ValueError(f"expected a 2-D class map, got shape {m.shape}")
     if table is not None: table.validate(m, 'mask to clean')
-    m = min_pool(boundaries_to_unknown(m, mode), k)
+    m = small_regions_to_unknown(m, min_region)
+    if mode is not None: m = boundaries_to_unknown(m, mode)
+    m = min_pool(m, k) if k > 1 else m
     return nearest_resize(m, size) if size is not None else m
+
+# %% ../nbs/08_layouts.ipynb #8aae5d80
+SIZE_BINS = (1, 5, 17, 65, 257)                # region sizes: 1-4, 5-16, 17-64, 65-256, 257+ pixels
+
+def region_sizes(mask: np.ndarray, unknown: int = 0) -> np.ndarray:
+    "Sizes of the connected regions (4-connected, one class each) of a class map, unknown left out."
+    m = np.asarray(mask)
+    lab = label(np.where(m == unknown, 0, m.astype(np.int64) + 1), connectivity=1)
+    return np.bincount(lab.ravel())[1:]
+
+def layout_stats(maps, ids=None, clean: dict|None = None, unknown: int = 0) -> dict:
+    "Class shares, pixel-weighted region-size histogram (`SIZE_BINS`) and the known share `clean_mask(**clean)` removes."
+    maps = np.asarray(maps)
+    ids = sorted(int(c) for c in np.unique(maps)) if ids is None else list(ids)
+    sizes = np.concatenate([region_sizes(m, unknown) for m in maps])
+    edges = [*SIZE_BINS, np.inf]
+    hist = np.array([sizes[(sizes >= a) & (sizes < b)].sum() for a, b in zip(edges, edges[1:])], float)
+    cleaned = np.stack([clean_mask(m, table=None, **(clean or {})) for m in maps])
+    known = maps != unknown
+    return dict(shares={c: float((maps == c).mean()) for c in ids}, size_hist=(hist/max(hist.sum(), 1)).tolist(),
+                removed=float((known & (cleaned == unknown)).sum()/max(known.sum(), 1)))
 
 # %% ../nbs/08_layouts.ipynb #36d656af
 class MaskMapDataset(torch.utils.data.Dataset):
@@ -99,6 +135,7 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   patch: int = 32,                     # crop size of the random-patch sampler
                   generator=None,                      # the source of all randomness
                   crop_batch_size: int = 32,           # model evaluations per batch
+                  placement: str = 'grid',             # Alg. 2's crops: a randomly shifted grid, or 'random'
                   group=None,                          # a torch.distributed group sharing the work (`random_patch_sample`)
                   progress: bool = True):              # show a progress bar
     "A class map `[h, w]` sampled by the mask model for `context` (Alg. 2 over the one-hot layout space)."
@@ -111,5 +148,5 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
     h, w = size
     z, _ = random_patch_sample(mask_folder.model, torch.full((h, w), int(context)), num_inference_steps=num_inference_steps,
                                guidance_scale=guidance_scale, patch=patch, generator=generator, crop_batch_size=crop_batch_size,
-                               scheduler=mask_folder.scheduler_config, group=group, progress=progress)
+                               placement=placement, scheduler=mask_folder.scheduler_config, group=group, progress=progress)
     return mask_folder.load_autoencoder().decode(z)[0].cpu()

@@ -74,6 +74,7 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                    eta: float = 0.,                        # DDIM η
                    generator=None,                         # the source of all randomness
                    crop_batch_size: int = 64,              # model evaluations per batch
+                   placement: str = 'grid',                # Alg. 2's crops: a randomly shifted grid, or 'random' (around random pixels)
                    tile: int = 32,                         # latent tile size of the Hann-window decoder
                    out=None,                               # `(H, W, 3)` array to decode into (float [0, 1] or uint8)
                    callback=None,                          # called as `callback(step, timestep, latent)` after each step
@@ -85,7 +86,7 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
     ae = model.load_autoencoder()
     lat = layout_to_latent(layout, ae.downsample, model.classes, model.trained_ids)
     z, info = random_patch_sample(model.model, lat, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                  patch=patch, eta=eta, generator=generator, crop_batch_size=crop_batch_size,
+                                  patch=patch, eta=eta, generator=generator, crop_batch_size=crop_batch_size, placement=placement,
                                   scheduler=model.scheduler_config, channels=ae.latent_channels, callback=callback, state=state,
                                   group=group, progress=progress)
     if not decode: return z, lat, info
@@ -151,7 +152,8 @@ class DiffInfinitePipeline:
         path = Path(path)
         for name, mf in (('image', self.image), ('mask', self.mask)):
             if mf is None: continue
-            save_model_folder(path/name, mf.model, mf.scheduler_config, mf.classes, mf.autoencoder, mf.kind, mf.trained_ids, mf.contexts)
+            save_model_folder(path/name, mf.model, mf.scheduler_config, mf.classes, mf.autoencoder, mf.kind, mf.trained_ids, mf.contexts,
+                              cleaning=mf.cleaning)
         return path
 
     @property
@@ -177,6 +179,7 @@ class DiffInfinitePipeline:
                  mask_guidance_scale: float = 2.,      # ω of the mask model
                  patch: int = 16,                      # latent crop size of Alg. 2
                  crop_batch_size: int = 64,            # model evaluations per batch
+                 placement: str = 'grid',              # Alg. 2's crops: a randomly shifted grid, or 'random' (around random pixels)
                  tile: int = 32,                       # latent tile size of the Hann decoder
                  generator=None,                       # the source of all randomness
                  output_type: str = 'np',              # 'np', 'pil' or 'latent'
@@ -198,12 +201,12 @@ class DiffInfinitePipeline:
             h, w = self.check_size(size)
             ctx = context if context is not None else (1 if len(self.contexts) > 1 else 0)
             low = sample_layout(self.mask, (h//f, w//f), ctx, num_inference_steps=mask_num_inference_steps, guidance_scale=mask_guidance_scale,
-                                generator=generator, crop_batch_size=crop_batch_size, group=group, progress=progress)
-            lat = layout_to_latent(clean_mask(low.numpy(), table=self.classes), 1, self.classes, self.image.trained_ids)
+                                generator=generator, crop_batch_size=crop_batch_size, placement=placement, group=group, progress=progress)
+            lat = layout_to_latent(clean_mask(low.numpy(), table=self.classes, **(self.mask.cleaning or {})), 1, self.classes, self.image.trained_ids)
         cb = None if callback_on_step_end is None else (lambda i, t, x: callback_on_step_end(self, i, t, {'latents': x}))
         mask = np.repeat(np.repeat(lat.numpy().astype(np.uint8), f, 0), f, 1)     # what the image model is asked to paint
         image, _, info = generate_image(self.image, mask, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                        patch=patch, generator=generator, crop_batch_size=crop_batch_size, tile=tile, out=out,
+                                        patch=patch, generator=generator, crop_batch_size=crop_batch_size, placement=placement, tile=tile, out=out,
                                         callback=cb, decode=output_type != 'latent', group=group, progress=progress)
         if output_type == 'pil': image = Image.fromarray(image if image.dtype == np.uint8 else (np.clip(image, 0, 1)*255).round().astype(np.uint8))
         return DiffInfiniteOutput(image, mask, lat.numpy().astype(np.uint8), info)

@@ -225,12 +225,13 @@ class Trainer:
                trained_ids=None,                      # class ids seen conditioned (default: every known id of `classes`)
                contexts=None,                         # names of the context labels (mask models)
                ema: bool = True,                      # save the EMA weights
-               dtype=None):                           # e.g. `torch.float16` for shipped weights
+               dtype=None,                            # e.g. `torch.float16` for shipped weights
+               cleaning: dict|None = None):           # mask models: `clean_mask` settings for their layouts
         "Write a self-describing model folder: (EMA) weights, noise schedule, classes and latent space."
         return save_model_folder(path, self.ema_model() if ema else self.unwrapped, self.noise, classes,
                                  autoencoder if autoencoder is not None else self.ae,
                                  kind='mask' if self.condition == 'context' else 'image',
-                                 trained_ids=trained_ids, contexts=contexts, dtype=dtype)
+                                 trained_ids=trained_ids, contexts=contexts, dtype=dtype, cleaning=cleaning)
 
 # %% ../nbs/05_training.ipynb #06e04170
 def plot_losses(losses, smooth: int = 20, ax=None, label=None):
