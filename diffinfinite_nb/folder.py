@@ -92,6 +92,9 @@ def save_model_folder(path,                         # the folder to write (repla
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
     try:
         (copy.deepcopy(model).to(dtype) if dtype is not None else model).save_pretrained(tmp/'unet')
+        cfg = json.loads((tmp/'unet'/'config.json').read_text())
+        if cfg.pop('_name_or_path', None) is not None:             # a model from `from_pretrained` remembers where it came from
+            (tmp/'unet'/'config.json').write_text(json.dumps(cfg, indent=2, sort_keys=True) + '\n')
         sched.save_pretrained(tmp/'scheduler')
         meta = dict(format=FOLDER_FORMAT, kind=kind, classes=classes.to_json(), trained_ids=trained_ids,
                     contexts=list(contexts) if contexts else None, autoencoder=spec)
