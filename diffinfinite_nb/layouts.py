@@ -37,11 +37,15 @@ def nearest_resize(mask: np.ndarray, size) -> np.ndarray:
     t = torch.as_tensor(np.asarray(mask))[None, None].float()
     return F.interpolate(t, size=tuple(size), mode='nearest-exact')[0, 0].numpy().astype(np.asarray(mask).dtype)
 
+def _regions(m: np.ndarray, unknown: int = 0) -> np.ndarray:
+    "Labels of the connected regions (4-connected, one class each) of a class map; 0 on unknown."
+    return label(np.where(m == unknown, 0, m.astype(np.int64) + 1), connectivity=1)
+
 def small_regions_to_unknown(mask: np.ndarray, min_size: int, unknown: int = 0) -> np.ndarray:
     "Set connected regions (4-connected, one class) smaller than `min_size` pixels to `unknown`."
     m = np.asarray(mask).copy()
     if min_size <= 1: return m
-    lab = label(np.where(m == unknown, 0, m + 1), connectivity=1)       # regions of equal id; unknown is background
+    lab = _regions(m, unknown)
     small = np.bincount(lab.ravel()) < min_size
     small[0] = False
     m[small[lab]] = unknown
@@ -63,9 +67,7 @@ SIZE_BINS = (1, 5, 17, 65, 257)                # region sizes: 1-4, 5-16, 17-64,
 
 def region_sizes(mask: np.ndarray, unknown: int = 0) -> np.ndarray:
     "Sizes of the connected regions (4-connected, one class each) of a class map, unknown left out."
-    m = np.asarray(mask)
-    lab = label(np.where(m == unknown, 0, m.astype(np.int64) + 1), connectivity=1)
-    return np.bincount(lab.ravel())[1:]
+    return np.bincount(_regions(np.asarray(mask), unknown).ravel())[1:]
 
 def layout_stats(maps, ids=None, clean: dict|None = None, unknown: int = 0) -> dict:
     "Class shares, pixel-weighted region-size histogram (`SIZE_BINS`) and the known share `clean_mask(**clean)` removes."
