@@ -25,7 +25,7 @@ __all__ = ['INCEPTION_OFFLINE', 'METRICS', 'PAPER_TABLE', 'fid_helper_torchscrip
            'OfflineInceptionV3', 'inception_features', 'TensorImages', 'fidelity_metrics', 'fid_kid_from_features',
            'inception_score', 'precision_recall', 'authenticity', 'ct_score', 'feature_metrics', 'load_folder',
            'evaluate_folders', 'metric_table', 'print_table', 'nearest_training', 'balanced_accuracy', 'small_cnn',
-           'fit_classifier', 'downstream_experiment']
+           'fit_classifier', 'downstream_experiment', 'PixelClassifier', 'fit_pixel_classifier', 'layout_agreement']
 
 # %% ../nbs/12_evaluation.ipynb #495f7f3f
 INCEPTION_OFFLINE = 'inception-v3-offline'
@@ -259,3 +259,58 @@ def downstream_experiment(real_train, synth, real_test, n_classes: int, **kw) ->
         m = fit_classifier(x, y, n_classes, **kw)
         with torch.no_grad(): res[name] = balanced_accuracy(real_test[1], m(real_test[0]).argmax(1))
     return res
+
+# %% ../nbs/12_evaluation.ipynb #458ca961
+class PixelClassifier(torch.nn.Module):
+    "A small fully convolutional tissue classifier: RGB in [0, 1] -> per-pixel logits over `class_ids`."
+    def __init__(self, class_ids, ch: int = 48, dilations=(1, 2, 4, 8)):
+        super().__init__()
+        nn = torch.nn
+        self.register_buffer('class_ids', torch.as_tensor(list(class_ids)).long())
+        body = [nn.Conv2d(3, ch//2, 3, stride=2, padding=1), nn.GroupNorm(4, ch//2), nn.SiLU(),
+                nn.Conv2d(ch//2, ch, 3, stride=2, padding=1), nn.GroupNorm(4, ch), nn.SiLU()]
+        for d in dilations: body += [nn.Conv2d(ch, ch, 3, padding=d, dilation=d), nn.GroupNorm(4, ch), nn.SiLU()]
+        self.net = nn.Sequential(*body, nn.Conv2d(ch, len(self.class_ids), 1))
+    def forward(self, x): return F.interpolate(self.net(x), size=x.shape[-2:], mode='bilinear', align_corners=False)
+    @torch.no_grad()
+    def predict(self, images, batch_size: int = 16) -> torch.Tensor:
+        "Class-id maps `[N, H, W]` of images `[N, 3, H, W]` in [0, 1] (uint8 images are scaled)."
+        self.eval(); x = torch.as_tensor(images)
+        x = x.float()/255 if x.dtype == torch.uint8 else x.float()
+        return self.class_ids[torch.cat([self(b).argmax(1) for b in x.split(batch_size)])]
+
+def _class_targets(masks, class_ids):
+    "Class-id maps -> indices into `class_ids`, -100 (ignored) elsewhere."
+    t = torch.full_like(torch.as_tensor(masks).long(), -100)
+    for k, c in enumerate(class_ids): t[torch.as_tensor(masks) == c] = k
+    return t
+
+def fit_pixel_classifier(images, masks, class_ids, steps: int = 300, batch_size: int = 16, lr: float = 3e-3, ch: int = 48,
+                         seed: int = 0, progress: bool = False) -> PixelClassifier:
+    "Train a `PixelClassifier` on images `[N, 3, H, W]` and class maps `[N, H, W]` (other ids ignored)."
+    images, t = torch.as_tensor(images).float(), _class_targets(masks, class_ids)
+    if images.ndim != 4 or images.shape[0] != t.shape[0] or images.shape[-2:] != t.shape[-2:]:
+        raise ValueError(f"images {tuple(images.shape)} and masks {tuple(t.shape)} do not match as [N, 3, H, W] and [N, H, W]")
+    counts = torch.stack([(t == k).sum() for k in range(len(class_ids))]).double()
+    if (counts == 0).any(): raise ValueError(f"classes {[c for c, n in zip(class_ids, counts) if n == 0]} have no pixels in the masks")
+    weight = (counts.sum()/counts/len(class_ids)).float()              # class-balanced loss
+    torch.manual_seed(seed); g = make_generator(seed)
+    m = PixelClassifier(class_ids, ch); opt = torch.optim.AdamW(m.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    m.train()
+    for _ in tqdm(range(steps), disable=not progress, desc='pixel classifier'):
+        b = torch.randint(len(images), (batch_size,), generator=g)
+        x, y, k = images[b], t[b], int(torch.randint(8, (1,), generator=g))
+        if k & 4: x, y = x.flip(-1), y.flip(-1)
+        x, y = x.rot90(k % 4, (-2, -1)), y.rot90(k % 4, (-2, -1))
+        loss = F.cross_entropy(m(x), y, weight=weight, ignore_index=-100)
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    return m.eval()
+
+def layout_agreement(predict, images, layouts, class_ids) -> dict:
+    "Per class, the share of its layout pixels that `predict(images)` assigns to it; and the mean over classes."
+    pred, lay = torch.as_tensor(predict(images)), torch.as_tensor(layouts)
+    if pred.shape != lay.shape: raise ValueError(f"predictions {tuple(pred.shape)} and layouts {tuple(lay.shape)} differ in shape")
+    res = {int(c): (pred[lay == c] == c).float().mean().item() for c in class_ids if (lay == c).any()}
+    if not res: raise ValueError(f"no layout pixel belongs to the classes {list(class_ids)}")
+    return {**res, 'mean': float(np.mean(list(res.values())))}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_training.ipynb #76abcca0
 from __future__ import annotations
-import copy, hashlib
+import copy, hashlib, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
@@ -93,7 +93,7 @@ class Trainer:
         self.model, self.opt = self.acc.prepare(model, opt)
         self.ema = EMAModel(self.acc.unwrap_model(self.model).parameters(), decay=cfg.ema_decay)
         self.ema.to(self.acc.device)
-        self.step, self.losses, self._perms = 0, [], {}
+        self.step, self.losses, self._perms, self.train_seconds = 0, [], {}, 0.
         self.rng_state = torch.Generator().manual_seed(_seed_of(cfg.seed, self.acc.process_index, 'stream')).get_state()
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         if self.out_dir: self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,9 @@ class Trainer:
         steps = min(steps or self.cfg.steps, self.cfg.steps)
         bar = tqdm(total=steps, initial=self.step, desc='training', disable=not (progress and self.acc.is_main_process))
         while self.step < steps:
+            t0 = time.perf_counter()
             l = self.train_step()
+            self.train_seconds += time.perf_counter() - t0      # summed over resumed runs: the wall time of the steps
             bar.update(1); bar.set_postfix(loss=f'{l:.4f}', lr=f'{self.lr_sched.get_last_lr()[0]:.2e}')
             if self.out_dir and self.cfg.ckpt_every and self.step % self.cfg.ckpt_every == 0: self.save_checkpoint()
         bar.close()
@@ -190,7 +192,7 @@ class Trainer:
 
     def state_dict(self) -> dict:
         return dict(model=self.unwrapped.state_dict(), ema=self.ema.state_dict(), optimizer=self.opt.state_dict(),
-                    lr_sched=self.lr_sched.state_dict(), step=self.step, losses=list(self.losses), config=asdict(self.cfg),
+                    lr_sched=self.lr_sched.state_dict(), step=self.step, losses=list(self.losses), config=asdict(self.cfg), train_seconds=self.train_seconds,
                     rng=self.rng_state)
 
     def save_checkpoint(self, path=None):
@@ -210,6 +212,7 @@ class Trainer:
         self.ema.load_state_dict(sd['ema']); self.ema.to(self.acc.device)
         self.opt.load_state_dict(sd['optimizer']); self.lr_sched.load_state_dict(sd['lr_sched'])
         self.step, self.losses, self.rng_state = sd['step'], list(sd['losses']), sd['rng']
+        self.train_seconds = float(sd.get('train_seconds', 0.))         # absent in checkpoints of earlier versions
         return self
 
     def ema_model(self):
