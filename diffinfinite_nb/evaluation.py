@@ -18,7 +18,7 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric, fid_features_to_
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 from .core import *
-from .data import read_folder, load_image
+from .data import read_folder, load_image, dihedral
 
 # %% auto #0
 __all__ = ['INCEPTION_OFFLINE', 'METRICS', 'PAPER_TABLE', 'fid_helper_torchscript', 'offline_inception_weights',
@@ -281,8 +281,9 @@ class PixelClassifier(torch.nn.Module):
 
 def _class_targets(masks, class_ids):
     "Class-id maps -> indices into `class_ids`, -100 (ignored) elsewhere."
-    t = torch.full_like(torch.as_tensor(masks).long(), -100)
-    for k, c in enumerate(class_ids): t[torch.as_tensor(masks) == c] = k
+    masks = torch.as_tensor(masks)
+    t = torch.full_like(masks.long(), -100)
+    for k, c in enumerate(class_ids): t[masks == c] = k
     return t
 
 def fit_pixel_classifier(images, masks, class_ids, steps: int = 300, batch_size: int = 16, lr: float = 3e-3, ch: int = 48,
@@ -300,9 +301,8 @@ def fit_pixel_classifier(images, masks, class_ids, steps: int = 300, batch_size:
     m.train()
     for _ in tqdm(range(steps), disable=not progress, desc='pixel classifier'):
         b = torch.randint(len(images), (batch_size,), generator=g)
-        x, y, k = images[b], t[b], int(torch.randint(8, (1,), generator=g))
-        if k & 4: x, y = x.flip(-1), y.flip(-1)
-        x, y = x.rot90(k % 4, (-2, -1)), y.rot90(k % 4, (-2, -1))
+        k = int(torch.randint(8, (1,), generator=g)); k = k if k < 4 else 4 + (-k) % 4    # a random symmetry (the recorded runs' numbering)
+        x, y = dihedral(images[b], k, axes=(-2, -1)), dihedral(t[b], k, axes=(-2, -1))
         loss = F.cross_entropy(m(x), y, weight=weight, ignore_index=-100)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return m.eval()
