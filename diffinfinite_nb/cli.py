@@ -54,7 +54,7 @@ def parse_size(size) -> tuple:
     raise ValueError(f"size {size!r} is not a number or WIDTHxHEIGHT")
 
 def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=None, steps: int = 20, guidance: float = 2.,
-                 mask_steps: int = 25, patch: int = 16, crop_batch_size: int = 64, mpp: float = DEFAULT_MPP,
+                 mask_steps: int = 25, patch: int|None = None, crop_batch_size: int = 64, mpp: float = DEFAULT_MPP,
                  overwrite: bool = False, seed: int = 0, device: str = 'auto', progress: bool = True, placement: str = 'grid') -> dict:
     "The main job: an image and its class mask from a layout or a size, written as whole-slide files; returns the paths."
     t0, out = time.time(), Path(out)
@@ -214,7 +214,7 @@ def _parser():
     s.add_argument('--steps', type=int, default=20, help='DDIM steps of the image model (default 20)')
     s.add_argument('--guidance', type=float, default=2., help='classifier-free guidance weight (default 2)')
     s.add_argument('--mask-steps', type=int, default=25, help='DDIM steps of the mask model (default 25)')
-    s.add_argument('--patch', type=int, default=16, help='latent crop size (default 16)')
+    s.add_argument('--patch', type=int, default=None, help="latent crop size (default: the model's training crop size, else 16)")
     s.add_argument('--crop-batch-size', type=int, default=64, help='model evaluations per batch (default 64)')
     s.add_argument('--placement', default='grid', choices=['grid', 'random'], help="crops of a randomly shifted grid (default) or around random pixels (the paper's)")
     s.add_argument('--mpp', type=float, default=DEFAULT_MPP, help=f'microns per pixel written into the files (default {DEFAULT_MPP})')
@@ -331,7 +331,7 @@ def generate_cli(
     out: str = 'generated.tif',         # output image: .tif is streamed band by band, other suffixes via Pillow
     steps: int = 20,                    # DDIM steps
     guidance: float = 2.,               # classifier-free guidance weight ω
-    patch: int = 16,                    # latent crop size
+    patch: int = None,                  # latent crop size (default: the model's training crop size, else 16)
     crop_batch_size: int = 64,          # model evaluations per batch
     seed: int = 0,                      # the seed of all randomness
     device: str = 'auto',               # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N'

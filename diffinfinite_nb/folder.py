@@ -40,6 +40,7 @@ class ModelFolder:
     contexts: list|None = None
     path: Path|None = None
     cleaning: dict|None = None                         # mask models: `clean_mask` settings for their layouts (None: the paper's)
+    sample_size: int|None = None                       # latent side of the training crops (None: not recorded)
     _ae: object = field(default=None, repr=False)
     def load_autoencoder(self, device=None, dtype=torch.float32):
         "The latent space the model lives in, with its statistics (loaded once, on the model's device by default)."
@@ -82,11 +83,14 @@ def save_model_folder(path,                         # the folder to write (repla
                       trained_ids=None,             # class ids seen conditioned (default: every known id)
                       contexts=None,                # names of the context labels, id 0 first (mask models)
                       dtype=None,                   # e.g. `torch.float16` to ship smaller weights
-                      cleaning: dict|None = None):  # mask models: `clean_mask` settings suited to their layouts
+                      cleaning: dict|None = None,   # mask models: `clean_mask` settings suited to their layouts
+                      sample_size: int|None = None):  # latent side of the training crops (the sampler's default crop)
     "Write a self-describing model folder at `path` (atomically; an existing folder is replaced)."
     spec = autoencoder.spec() if isinstance(autoencoder, LatentAutoencoder) else dict(autoencoder)
     trained_ids = sorted(int(i) for i in (trained_ids if trained_ids is not None else range(1, len(classes))))
     _check_meta(model, classes, spec, kind, trained_ids, contexts)
+    if sample_size is not None and (int(sample_size) != sample_size or sample_size < 1):
+        raise ValueError(f"sample_size is the latent side of the training crops, a positive integer, not {sample_size!r}")
     sched = scheduler if isinstance(scheduler, DDPMScheduler) else DDPMScheduler.from_config(dict(getattr(scheduler, 'config', scheduler)))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
@@ -99,6 +103,7 @@ def save_model_folder(path,                         # the folder to write (repla
         meta = dict(format=FOLDER_FORMAT, kind=kind, classes=classes.to_json(), trained_ids=trained_ids,
                     contexts=list(contexts) if contexts else None, autoencoder=spec)
         if cleaning: meta['cleaning'] = _check_cleaning(cleaning)
+        if sample_size is not None: meta['sample_size'] = int(sample_size)
         (tmp/FOLDER_FILE).write_text(json.dumps(meta, indent=1))
         old = path.with_name(f'.{path.name}.old') if path.exists() else None
         if old: os.replace(path, old)
@@ -135,4 +140,5 @@ def load_model_folder(path, model_cls, device='cpu', dtype=torch.float32) -> Mod
     classes = ClassTable.from_json(meta['classes'])
     _check_meta(model, classes, meta['autoencoder'], meta['kind'], meta['trained_ids'], meta['contexts'], where=f'{path}: ')
     return ModelFolder(model, dict(DDPMScheduler.load_config(path/'scheduler')), classes, meta['autoencoder'], meta['kind'],
-                       meta['trained_ids'], meta['contexts'], path, _check_cleaning(meta.get('cleaning'), f'{path}: '))
+                       meta['trained_ids'], meta['contexts'], path, _check_cleaning(meta.get('cleaning'), f'{path}: '),
+                       meta.get('sample_size'))

@@ -70,7 +70,7 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                    layout,                                 # `(H, W)` class map at pixel resolution (ids of the model's table)
                    num_inference_steps: int = 25,          # DDIM steps
                    guidance_scale: float = 3.,             # ω of classifier-free guidance, per class
-                   patch: int = 16,                        # latent crop size of the random-patch sampler
+                   patch: int|None = None,                 # latent crop size of Alg. 2 (default: the model's training crop, else 16)
                    eta: float = 0.,                        # DDIM η
                    generator=None,                         # the source of all randomness
                    crop_batch_size: int = 64,              # model evaluations per batch
@@ -84,6 +84,7 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                    progress: bool = True):                 # show progress bars
     "Alg. 2 in latent space, then Hann-tiled decoding: an `(H, W, 3)` image following `layout`; returns (image, latent layout, info)."
     ae = model.load_autoencoder()
+    patch = patch or model.sample_size or 16
     lat = layout_to_latent(layout, ae.downsample, model.classes, model.trained_ids)
     z, info = random_patch_sample(model.model, lat, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
                                   patch=patch, eta=eta, generator=generator, crop_batch_size=crop_batch_size, placement=placement,
@@ -177,7 +178,7 @@ class DiffInfinitePipeline:
                  guidance_scale: float = 2.,           # ω of the image model, per class
                  mask_num_inference_steps: int = 25,   # DDIM steps of the mask model
                  mask_guidance_scale: float = 2.,      # ω of the mask model
-                 patch: int = 16,                      # latent crop size of Alg. 2
+                 patch: int|None = None,               # latent crop size of Alg. 2 (default: the image model's training crop)
                  crop_batch_size: int = 64,            # model evaluations per batch
                  placement: str = 'grid',              # Alg. 2's crops: a randomly shifted grid, or 'random' (around random pixels)
                  tile: int = 32,                       # latent tile size of the Hann decoder

@@ -229,12 +229,19 @@ class Trainer:
                contexts=None,                         # names of the context labels (mask models)
                ema: bool = True,                      # save the EMA weights
                dtype=None,                            # e.g. `torch.float16` for shipped weights
-               cleaning: dict|None = None):           # mask models: `clean_mask` settings for their layouts
+               cleaning: dict|None = None,            # mask models: `clean_mask` settings for their layouts
+               sample_size: int|None = None):         # latent side of the training crops (default: read from the dataset)
         "Write a self-describing model folder: (EMA) weights, noise schedule, classes and latent space."
         return save_model_folder(path, self.ema_model() if ema else self.unwrapped, self.noise, classes,
                                  autoencoder if autoencoder is not None else self.ae,
                                  kind='mask' if self.condition == 'context' else 'image',
-                                 trained_ids=trained_ids, contexts=contexts, dtype=dtype, cleaning=cleaning)
+                                 trained_ids=trained_ids, contexts=contexts, dtype=dtype, cleaning=cleaning,
+                                 sample_size=sample_size if sample_size is not None else self.sample_size())
+
+    def sample_size(self) -> int:
+        "The latent side of the training samples (what the sampler's crops should match)."
+        s = self.dataset[0]
+        return s['latent'].shape[-1] if 'latent' in s else s['image'].shape[-1]//self.ae.downsample
 
 # %% ../nbs/05_training.ipynb #06e04170
 def plot_losses(losses, smooth: int = 20, ax=None, label=None):
