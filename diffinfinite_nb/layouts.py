@@ -134,7 +134,7 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   context,                             # context label: an id, or a name from `mask_folder.contexts`
                   num_inference_steps: int = 25,       # DDIM steps
                   guidance_scale: float = 2.,          # ω of classifier-free guidance
-                  patch: int = 32,                     # crop size of the random-patch sampler
+                  patch: int|None = None,              # crop size of Alg. 2 (default: the model's training crop, else 32)
                   generator=None,                      # the source of all randomness
                   crop_batch_size: int = 32,           # model evaluations per batch
                   placement: str = 'grid',             # Alg. 2's crops: a randomly shifted grid, or 'random'
@@ -148,6 +148,7 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
         context = names.index(context)
     if not 0 <= int(context) < len(names): raise ValueError(f"context id {context} is outside 0..{len(names) - 1} ({names})")
     h, w = size
+    if patch is None: patch = mask_folder.sample_size or 32
     z, _ = random_patch_sample(mask_folder.model, torch.full((h, w), int(context)), num_inference_steps=num_inference_steps,
                                guidance_scale=guidance_scale, patch=patch, generator=generator, crop_batch_size=crop_batch_size,
                                placement=placement, scheduler=mask_folder.scheduler_config, group=group, progress=progress)

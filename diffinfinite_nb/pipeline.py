@@ -84,7 +84,7 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                    progress: bool = True):                 # show progress bars
     "Alg. 2 in latent space, then Hann-tiled decoding: an `(H, W, 3)` image following `layout`; returns (image, latent layout, info)."
     ae = model.load_autoencoder()
-    patch = patch or model.sample_size or 16
+    if patch is None: patch = model.sample_size or 16
     lat = layout_to_latent(layout, ae.downsample, model.classes, model.trained_ids)
     z, info = random_patch_sample(model.model, lat, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
                                   patch=patch, eta=eta, generator=generator, crop_batch_size=crop_batch_size, placement=placement,
