@@ -98,6 +98,7 @@ TISSUE_CLASSES = ClassTable([
     (2, 'necrosis',      (255, 191,   0)),
     (3, 'tumour stroma', ( 55, 126, 184)),
     (4, 'others',        ( 77, 175,  74)),
+    (5, 'background',    (245, 245, 245)),    # glass
 ])
 
 # %% ../nbs/01_data.ipynb #a2e103ec
@@ -150,7 +151,7 @@ def read_folder(path, exts=IMG_EXTS, context: int = 0) -> Records:
 
 # %% ../nbs/01_data.ipynb #fa8c2691
 WSSS4LUAD_MAP = {0: TISSUE_CLASSES.id('carcinoma'), 1: TISSUE_CLASSES.id('tumour stroma'),
-                 2: TISSUE_CLASSES.id('others'), 3: TISSUE_CLASSES.id('unknown')}
+                 2: TISSUE_CLASSES.id('others'), 3: TISSUE_CLASSES.id('background')}
 
 def read_wsss4luad(root=None, splits=('validation', 'testing')) -> Records:
     "Paired image/mask records of WSSS4LUAD (from `shared/data/wsss4luad` by default)."
@@ -382,10 +383,11 @@ def stratified_split(items, key=None, test_frac: float = 0.2, seed: int = 0):
     return tr, te
 
 def dominant_class(rec: Record, table: ClassTable = TISSUE_CLASSES) -> int:
-    "The most frequent known class of a record's mask (0 if it has none)."
+    "The most frequent tissue class of a record's mask (unknown and background do not count; 0 if it has none)."
     if rec.mask is None: return 0
     m = load_mask(rec.mask, rec.mask_map, table)
     c = np.bincount(m.ravel(), minlength=len(table)); c[0] = 0
+    if 'background' in table.names: c[table.id('background')] = 0
     return int(c.argmax()) if c.sum() else 0
 
 def tile_coords(h: int, w: int, size: int, stride: int|None = None):

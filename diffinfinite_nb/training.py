@@ -32,6 +32,9 @@ def condition_batch(batch: dict, null_label: int, rng: np.random.Generator):
     for i, (m, l) in enumerate(zip(masks, labelled)):
         if not bool(l): continue
         present = [int(c) for c in torch.unique(m) if c > 0]
+        if present and present[-1] >= null_label:
+            raise ValueError(f"a mask holds class id {present[-1]}, but the model knows classes 0..{null_label - 1} "
+                             f"(id {null_label} is its null label): build it with num_classes={present[-1] + 1} or more")
         if not present: continue                                   # labelled but all unknown: null label
         c = present[int(rng.integers(len(present)))]
         labels[i], out[i] = c, (m == c).float()
