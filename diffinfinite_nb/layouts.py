@@ -134,6 +134,7 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   context,                             # context label: an id, or a name from `mask_folder.contexts`
                   num_inference_steps: int = 25,       # DDIM steps
                   guidance_scale: float = 2.,          # ω of classifier-free guidance
+                  eta: float = 1.,                     # DDIM η: 1 (stochastic) keeps regions whole, 0 breaks them up
                   patch: int|None = None,              # crop size of Alg. 2 (default: the model's training crop, else 32)
                   generator=None,                      # the source of all randomness
                   crop_batch_size: int = 32,           # model evaluations per batch
@@ -150,6 +151,6 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
     h, w = size
     if patch is None: patch = mask_folder.sample_size or 32
     z, _ = random_patch_sample(mask_folder.model, torch.full((h, w), int(context)), num_inference_steps=num_inference_steps,
-                               guidance_scale=guidance_scale, patch=patch, generator=generator, crop_batch_size=crop_batch_size,
+                               guidance_scale=guidance_scale, eta=eta, patch=patch, generator=generator, crop_batch_size=crop_batch_size,
                                placement=placement, scheduler=mask_folder.scheduler_config, group=group, progress=progress)
     return mask_folder.load_autoencoder().decode(z)[0].cpu()

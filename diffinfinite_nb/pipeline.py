@@ -178,6 +178,7 @@ class DiffInfinitePipeline:
                  guidance_scale: float = 2.,           # ω of the image model, per class
                  mask_num_inference_steps: int = 25,   # DDIM steps of the mask model
                  mask_guidance_scale: float = 2.,      # ω of the mask model
+                 mask_eta: float = 1.,                 # DDIM η of the mask model (`sample_layout`)
                  patch: int|None = None,               # latent crop size of Alg. 2 (default: the image model's training crop)
                  crop_batch_size: int = 64,            # model evaluations per batch
                  placement: str = 'grid',              # Alg. 2's crops: a randomly shifted grid, or 'random' (around random pixels)
@@ -201,7 +202,7 @@ class DiffInfinitePipeline:
             if self.mask is None: raise ValueError("this pipeline has no mask model: give a layout")
             h, w = self.check_size(size)
             ctx = context if context is not None else (1 if len(self.contexts) > 1 else 0)
-            low = sample_layout(self.mask, (h//f, w//f), ctx, num_inference_steps=mask_num_inference_steps, guidance_scale=mask_guidance_scale,
+            low = sample_layout(self.mask, (h//f, w//f), ctx, num_inference_steps=mask_num_inference_steps, guidance_scale=mask_guidance_scale, eta=mask_eta,
                                 generator=generator, crop_batch_size=crop_batch_size, placement=placement, group=group, progress=progress)
             lat = layout_to_latent(clean_mask(low.numpy(), table=self.classes, **(self.mask.cleaning or {})), 1, self.classes, self.image.trained_ids)
         cb = None if callback_on_step_end is None else (lambda i, t, x: callback_on_step_end(self, i, t, {'latents': x}))

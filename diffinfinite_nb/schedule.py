@@ -14,7 +14,7 @@ __all__ = ['SCHEDULE_DEFAULTS', 'noise_scheduler', 'inference_scheduler', 'cfg_c
 
 # %% ../nbs/03_schedule.ipynb #b317d4ea
 SCHEDULE_DEFAULTS = dict(num_train_timesteps=1000, beta_schedule='linear', beta_start=0.0001, beta_end=0.02,
-                         prediction_type='epsilon', clip_sample=False)
+                         prediction_type='epsilon', clip_sample=False, clip_sample_range=1.0)
 
 def noise_scheduler(**overrides) -> DDPMScheduler:
     "The training noise schedule: diffusers' `DDPMScheduler` from `SCHEDULE_DEFAULTS` updated by `overrides`."
