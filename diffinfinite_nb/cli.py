@@ -17,8 +17,8 @@ from .data import (ClassTable, EpochSubset, SyntheticTissue, SemiSupervisedDatas
 from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure_latent_stats, build_latent_cache
 from .unet import DiffInfiniteUNet, unet_config
 from .training import Trainer, TrainConfig, weights_checksum
-from .folder import read_folder_meta, load_model_folder
-from .layouts import MaskMapDataset
+from .folder import read_folder_meta, load_model_folder, save_model_folder
+from .layouts import MaskMapDataset, fit_share_shift
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
                                       BUNDLED_PIPELINE, save_result)
 from .slide import DEFAULT_MPP
@@ -27,7 +27,7 @@ from .evaluation import evaluate_folders
 
 # %% auto #0
 __all__ = ['resolve_device', 'parse_size', 'sample_slide', 'records_of', 'parse_class_map', 'slide_patches', 'cache_latents',
-           'train_mask', 'folder_info', 'main', 'train_cli', 'generate_cli', 'evaluate_cli']
+           'calibrate_shares', 'train_mask', 'folder_info', 'main', 'train_cli', 'generate_cli', 'evaluate_cli']
 
 # %% ../nbs/13_cli.ipynb #872c77d7
 def resolve_device(device: str = 'auto') -> torch.device:
@@ -140,10 +140,23 @@ def cache_latents(data: str, out, size: int = 128, crops: int = 16, autoencoder:
     ae.set_stats(*measure_latent_stats(ae, stats_ds, n=min(len(stats_ds), 512), progress=progress))
     return build_latent_cache(ae, full, out, batch_size=16, progress=progress)
 
+def calibrate_shares(folder, maps, rounds: int = 6, n: int = 128, seed: int = 0, progress: bool = True) -> dict:
+    "Fit and record in `folder` the class-share calibration (`fit_share_shift`) of each context towards its training maps' shares."
+    mf = load_model_folder(folder, DiffInfiniteUNet)
+    shift = None
+    for c in sorted(set(maps.context)):
+        ids = np.concatenate([m.numpy().ravel() for m, k in zip(maps.full, maps.context) if k == c])
+        share = np.bincount(ids, minlength=len(mf.classes))/len(ids)
+        target = {k: float(share[k]) for k in [0, *mf.trained_ids]}
+        mf.share_shift = shift = fit_share_shift(mf, c, target, n=n, rounds=rounds, seed=seed + 1000, progress=progress)
+    save_model_folder(folder, mf.model, mf.scheduler_config, mf.classes, mf.autoencoder, mf.kind, mf.trained_ids, mf.contexts,
+                      cleaning=mf.cleaning, sample_size=mf.sample_size, share_shift=shift)
+    return shift
+
 def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: float = 2e-3, p_unc: float = 0.8, size: int = 32,
                factor: int = 8, seed: int = 0, ckpt_every: int = 500, stop_at: int|None = None, mpp: float = DEFAULT_MPP,
                slide_mpp: float|None = None, class_map=None, unknown: str = 'error', config: str|None = None,
-               base_channels: int|None = None) -> Path:
+               base_channels: int|None = None, calibrate: int = 0) -> Path:
     "Train a mask model on the masks of `data` (random crops, `factor` image pixels per layout pixel); export `out/model`."
     if is_slide_data(data):                                    # slides: each slide's annotations, rasterised at the layout scale
         sources, contexts = read_slides(data, slide_mpp)
@@ -169,6 +182,7 @@ def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: floa
     if tr.acc.is_main_process:
         trained = sorted({int(c) for m in maps.full for c in m.unique() if c > 0})
         tr.export(Path(out)/'model', TISSUE_CLASSES, autoencoder=maps.space, trained_ids=trained, contexts=contexts)
+        if calibrate: calibrate_shares(Path(out)/'model', maps, calibrate, seed=seed)
         print(f"{tr.step}/{steps} steps, loss {np.mean(tr.losses[-20:]):.4f} (last 20): mask model folder {Path(out)/'model'}")
     return Path(out)/'model'
 
@@ -186,6 +200,7 @@ def folder_info(path) -> str:
                      f"{mf.autoencoder['name']} latents, schedule {mf.scheduler_config['beta_schedule']} ({mf.scheduler_config['num_train_timesteps']} steps)")
         lines.append(f"  classes: {', '.join(f'{i} {c}' for i, c in enumerate(mf.classes.names))}; trained: {mf.trained_ids}")
         if mf.contexts: lines.append(f"  contexts: {', '.join(f'{i} {c}' for i, c in enumerate(mf.contexts))}")
+        if mf.share_shift: lines.append(f"  class shares calibrated for contexts {', '.join(mf.share_shift['shift'])} (t >= {mf.share_shift['t_min']})")
     return '\n'.join(lines)
 
 # %% ../nbs/13_cli.ipynb #44b7f47f
@@ -230,6 +245,8 @@ def _parser():
     t.add_argument('--steps', type=int, default=1000); t.add_argument('--batch-size', type=int, default=16)
     t.add_argument('--lr', type=float, default=2e-4); t.add_argument('--p-unc', type=float, default=0.5)
     t.add_argument('--ckpt-every', type=int, default=500); t.add_argument('--stop-at', type=int)
+    t.add_argument('--calibrate', type=int, default=0, metavar='ROUNDS',
+                   help="mask models: fit the class-share calibration towards the training maps' shares in ROUNDS rounds of 128 samples (default 0: none)")
     common(t); slides(t, crops=4)
     c = sub.add_parser('cache', help='encode random crops of a data set into a latent cache')
     c.add_argument('data', help="'wsss4luad', 'ebhi', a folder of images with _mask.png files, or slides (a folder or a .csv table)")
@@ -256,7 +273,7 @@ def main(argv=None) -> int:
         elif a.command == 'train' and a.kind == 'mask':
             train_mask(a.data, a.out, a.steps, a.batch_size, a.lr, a.p_unc, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
                        mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes, config=a.config,
-                       base_channels=a.base_channels)
+                       base_channels=a.base_channels, calibrate=a.calibrate)
         elif a.command == 'train':
             data = a.data
             if is_slide_data(data):                             # slides: encode them once, then train on the cache

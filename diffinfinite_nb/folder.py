@@ -41,6 +41,7 @@ class ModelFolder:
     path: Path|None = None
     cleaning: dict|None = None                         # mask models: `clean_mask` settings for their layouts (None: the paper's)
     sample_size: int|None = None                       # latent side of the training crops (None: not recorded)
+    share_shift: dict|None = None                      # mask models: class-share calibration (`fit_share_shift`), per context
     _ae: object = field(default=None, repr=False)
     def load_autoencoder(self, device=None, dtype=torch.float32):
         "The latent space the model lives in, with its statistics (loaded once, on the model's device by default)."
@@ -74,6 +75,17 @@ def _check_cleaning(cleaning, where=''):
     if bad: raise ValueError(f"{where}unknown cleaning settings {sorted(bad)}: use k, mode, min_region")
     return dict(cleaning)
 
+def _check_share_shift(shift, n_classes: int, contexts, where=''):
+    "Class-share calibration `{'t_min': int, 'shift': {context id: [one float per class]}}`, checked."
+    if shift is None: return None
+    if set(shift) != {'t_min', 'shift'}: raise ValueError(f"{where}share_shift needs exactly the keys 't_min' and 'shift', got {sorted(shift)}")
+    out = {}
+    for c, v in shift['shift'].items():
+        if not 0 <= int(c) < len(contexts or []): raise ValueError(f"{where}share_shift names context {c}, outside 0..{len(contexts or []) - 1}")
+        if len(v) != n_classes: raise ValueError(f"{where}share_shift for context {c} has {len(v)} values, the class table {n_classes}")
+        out[str(int(c))] = [float(x) for x in v]
+    return dict(t_min=int(shift['t_min']), shift=out)
+
 def save_model_folder(path,                         # the folder to write (replaced if it exists)
                       model,                        # a diffusers `ModelMixin` with `null_label` and `config.in_channels`
                       scheduler,                    # the training noise schedule: a `DDPMScheduler` or its config
@@ -84,11 +96,13 @@ def save_model_folder(path,                         # the folder to write (repla
                       contexts=None,                # names of the context labels, id 0 first (mask models)
                       dtype=None,                   # e.g. `torch.float16` to ship smaller weights
                       cleaning: dict|None = None,   # mask models: `clean_mask` settings suited to their layouts
-                      sample_size: int|None = None):  # latent side of the training crops (the sampler's default crop)
+                      sample_size: int|None = None,  # latent side of the training crops (the sampler's default crop)
+                      share_shift: dict|None = None):  # mask models: class-share calibration (`fit_share_shift`)
     "Write a self-describing model folder at `path` (atomically; an existing folder is replaced)."
     spec = autoencoder.spec() if isinstance(autoencoder, LatentAutoencoder) else dict(autoencoder)
     trained_ids = sorted(int(i) for i in (trained_ids if trained_ids is not None else range(1, len(classes))))
     _check_meta(model, classes, spec, kind, trained_ids, contexts)
+    share_shift = _check_share_shift(share_shift, len(classes), contexts)
     if sample_size is not None and (int(sample_size) != sample_size or sample_size < 1):
         raise ValueError(f"sample_size is the latent side of the training crops, a positive integer, not {sample_size!r}")
     sched = scheduler if isinstance(scheduler, DDPMScheduler) else DDPMScheduler.from_config(dict(getattr(scheduler, 'config', scheduler)))
@@ -104,6 +118,7 @@ def save_model_folder(path,                         # the folder to write (repla
                     contexts=list(contexts) if contexts else None, autoencoder=spec)
         if cleaning: meta['cleaning'] = _check_cleaning(cleaning)
         if sample_size is not None: meta['sample_size'] = int(sample_size)
+        if share_shift: meta['share_shift'] = share_shift
         (tmp/FOLDER_FILE).write_text(json.dumps(meta, indent=1))
         old = path.with_name(f'.{path.name}.old') if path.exists() else None
         if old: os.replace(path, old)
@@ -141,4 +156,4 @@ def load_model_folder(path, model_cls, device='cpu', dtype=torch.float32) -> Mod
     _check_meta(model, classes, meta['autoencoder'], meta['kind'], meta['trained_ids'], meta['contexts'], where=f'{path}: ')
     return ModelFolder(model, dict(DDPMScheduler.load_config(path/'scheduler')), classes, meta['autoencoder'], meta['kind'],
                        meta['trained_ids'], meta['contexts'], path, _check_cleaning(meta.get('cleaning'), f'{path}: '),
-                       meta.get('sample_size'))
+                       meta.get('sample_size'), _check_share_shift(meta.get('share_shift'), len(classes), meta['contexts'], f'{path}: '))

@@ -11,11 +11,15 @@ from skimage.measure import label
 from tqdm.auto import tqdm
 from .data import TISSUE_CLASSES, ClassTable, load_mask, dihedral, downsample_mask
 from .autoencoder import OneHotMaps
+from diffusers import DDPMScheduler
+from .core import make_generator
+from .schedule import sample_patches
 from .sampling import random_patch_sample
 
 # %% auto #0
 __all__ = ['SIZE_BINS', 'boundaries_to_unknown', 'min_pool', 'nearest_resize', 'small_regions_to_unknown', 'clean_mask',
-           'region_sizes', 'layout_stats', 'MaskMapDataset', 'sample_layout']
+           'region_sizes', 'layout_stats', 'MaskMapDataset', 'ShiftX0', 'shifted_model', 'fit_share_shift',
+           'context_id', 'sample_layout']
 
 # %% ../nbs/08_layouts.ipynb #f1f45df3
 def boundaries_to_unknown(mask: np.ndarray, mode: str = 'inner', unknown: int = 0) -> np.ndarray:
@@ -128,7 +132,72 @@ class MaskMapDataset(torch.utils.data.Dataset):
         return dict(latent=self.space.encode(m[None])[0], mask=m, context=torch.tensor(self.context[i//self.n_per]),
                     labelled=torch.tensor(True))
 
+# %% ../nbs/08_layouts.ipynb #19d16e31
+class ShiftX0(torch.nn.Module):
+    "A network whose DDIM estimate of the clean sample moves by `shift` (one value per channel) at timesteps ≥ `t_min`."
+    def __init__(self, net, shift, scheduler_config, t_min: int = 400):
+        super().__init__()
+        sched = DDPMScheduler.from_config(dict(scheduler_config))
+        self.net, self.t_min, self.kind = net, int(t_min), sched.config.prediction_type
+        if self.kind != 'epsilon': raise ValueError(f"ShiftX0 needs a noise-predicting network (prediction_type='epsilon'), not {self.kind!r}")
+        self.register_buffer('shift', torch.as_tensor(shift, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer('alphas_cumprod', sched.alphas_cumprod.float())
+    def __getattr__(self, name):                    # null_label, config, size_multiple ... of the wrapped network
+        try: return super().__getattr__(name)
+        except AttributeError: return getattr(self.net, name)
+    def forward(self, x, t, labels, masks=None):
+        out = self.net(x, t, labels, masks)
+        t = torch.as_tensor(t, device=out.device).long().reshape(-1)
+        a = self.alphas_cumprod.to(out.device)[t].view(-1, 1, 1, 1)
+        return out - ((t.view(-1, 1, 1, 1) >= self.t_min)*(a/(1 - a)).sqrt()*self.shift.to(out.device)).to(out.dtype)
+
+def shifted_model(mask_folder, context: int, share_shift=None):
+    "The mask folder's network, wrapped in `ShiftX0` when a class-share calibration exists for `context` (None: the folder's; False: none)."
+    s = mask_folder.share_shift if share_shift is None else (share_shift or None)
+    if not s or str(int(context)) not in s['shift']: return mask_folder.model
+    return ShiftX0(mask_folder.model, s['shift'][str(int(context))], mask_folder.scheduler_config, s['t_min'])
+
+# %% ../nbs/08_layouts.ipynb #7a98f8a9
+def fit_share_shift(mask_folder,                   # a loaded mask-model folder
+                    context,                       # context label: id or name
+                    target: dict,                  # `{class id: share}` to reach, e.g. the training maps' shares
+                    n: int = 128,                  # layouts sampled per round
+                    rounds: int = 6,               # rounds of sampling and correction
+                    rate: float = 1.,              # step size of the correction
+                    t_min: int = 400,              # the shift acts at timesteps ≥ t_min
+                    num_inference_steps: int = 25, guidance_scale: float = 2., eta: float = 1.,
+                    seed: int = 1000,              # round r samples with seed + r
+                    progress: bool = True) -> dict:
+    "Per-class shifts of the x0 estimate that bring the mask model's class shares for `context` to `target`."
+    ctx, C = context_id(mask_folder, context), len(mask_folder.classes)
+    bad = [c for c in target if not 0 <= int(c) < C]
+    if bad: raise ValueError(f"target names classes {bad} outside the class table 0..{C - 1}")
+    ids = torch.tensor(sorted(int(c) for c in target)); goal = torch.tensor([float(target[int(c)]) for c in ids.tolist()])
+    s, delta, best = mask_folder.sample_size or 32, torch.zeros(C), (float('inf'), None)
+    space = mask_folder.load_autoencoder()
+    for r in (bar := tqdm(range(rounds), desc='share shift', disable=not progress)):
+        net = ShiftX0(mask_folder.model, delta, mask_folder.scheduler_config, t_min)
+        maps = space.decode(sample_patches(net, (n, mask_folder.model.config.in_channels, s, s), ctx, num_inference_steps=num_inference_steps,
+                                           guidance_scale=guidance_scale, eta=eta, generator=make_generator(seed + r), scheduler=mask_folder.scheduler_config))
+        share = torch.bincount(maps.flatten().long(), minlength=C).float()[ids]/maps.numel()
+        err = float((goal - share).abs().max()); bar.set_postfix(max_error=round(err, 3))
+        if err < best[0]: best = (err, delta.clone())
+        delta[ids] += rate*(goal - share)
+    old = mask_folder.share_shift or dict(t_min=t_min, shift={})
+    if old['t_min'] != t_min: old = dict(t_min=t_min, shift={})          # one t_min per folder: other contexts' shifts are dropped
+    return dict(t_min=t_min, shift={**old['shift'], str(ctx): [round(float(v), 4) for v in best[1]]})
+
 # %% ../nbs/08_layouts.ipynb #cce2fffc
+def context_id(mask_folder, context) -> int:
+    "The id of a context label given by id or name, checked against a mask-model folder."
+    if mask_folder.kind != 'mask': raise ValueError(f"{mask_folder.path} holds an {mask_folder.kind} model, not a mask model")
+    names = list(mask_folder.contexts)
+    if isinstance(context, str):
+        if context not in names: raise ValueError(f"unknown context {context!r}; this mask model knows {names}")
+        context = names.index(context)
+    if not 0 <= int(context) < len(names): raise ValueError(f"context id {context} is outside 0..{len(names) - 1} ({names})")
+    return int(context)
+
 def sample_layout(mask_folder,                         # a loaded mask-model folder (`load_model_folder`)
                   size,                                # (h, w) of the layout, in the mask model's pixels
                   context,                             # context label: an id, or a name from `mask_folder.contexts`
@@ -140,17 +209,12 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   crop_batch_size: int = 32,           # model evaluations per batch
                   placement: str = 'grid',             # Alg. 2's crops: a randomly shifted grid, or 'random'
                   group=None,                          # a torch.distributed group sharing the work (`random_patch_sample`)
+                  share_shift=None,                    # class-share calibration: None = the folder's (`fit_share_shift`), False = none
                   progress: bool = True):              # show a progress bar
     "A class map `[h, w]` sampled by the mask model for `context` (Alg. 2 over the one-hot layout space)."
-    if mask_folder.kind != 'mask': raise ValueError(f"{mask_folder.path} holds an {mask_folder.kind} model, not a mask model")
-    names = list(mask_folder.contexts)
-    if isinstance(context, str):
-        if context not in names: raise ValueError(f"unknown context {context!r}; this mask model knows {names}")
-        context = names.index(context)
-    if not 0 <= int(context) < len(names): raise ValueError(f"context id {context} is outside 0..{len(names) - 1} ({names})")
-    h, w = size
+    context, h, w = context_id(mask_folder, context), *size
     if patch is None: patch = mask_folder.sample_size or 32
-    z, _ = random_patch_sample(mask_folder.model, torch.full((h, w), int(context)), num_inference_steps=num_inference_steps,
+    z, _ = random_patch_sample(shifted_model(mask_folder, context, share_shift), torch.full((h, w), context), num_inference_steps=num_inference_steps,
                                guidance_scale=guidance_scale, eta=eta, patch=patch, generator=generator, crop_batch_size=crop_batch_size,
                                placement=placement, scheduler=mask_folder.scheduler_config, group=group, progress=progress)
     return mask_folder.load_autoencoder().decode(z)[0].cpu()

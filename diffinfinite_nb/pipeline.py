@@ -154,7 +154,7 @@ class DiffInfinitePipeline:
         for name, mf in (('image', self.image), ('mask', self.mask)):
             if mf is None: continue
             save_model_folder(path/name, mf.model, mf.scheduler_config, mf.classes, mf.autoencoder, mf.kind, mf.trained_ids, mf.contexts,
-                              cleaning=mf.cleaning)
+                              cleaning=mf.cleaning, sample_size=mf.sample_size, share_shift=mf.share_shift)
         return path
 
     @property
