@@ -17,7 +17,7 @@ from .data import (ClassTable, EpochSubset, SyntheticTissue, SemiSupervisedDatas
 from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure_latent_stats, build_latent_cache
 from .unet import DiffInfiniteUNet, unet_config
 from .training import Trainer, TrainConfig, weights_checksum
-from .folder import read_folder_meta, load_model_folder, save_model_folder
+from .folder import read_folder_meta, load_model_folder, record_share_shift
 from .layouts import MaskMapDataset, fit_share_shift
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
                                       BUNDLED_PIPELINE, save_result)
@@ -149,8 +149,7 @@ def calibrate_shares(folder, maps, rounds: int = 6, n: int = 128, seed: int = 0,
         share = np.bincount(ids, minlength=len(mf.classes))/len(ids)
         target = {k: float(share[k]) for k in [0, *mf.trained_ids]}
         mf.share_shift = shift = fit_share_shift(mf, c, target, n=n, rounds=rounds, seed=seed + 1000, progress=progress)
-    save_model_folder(folder, mf.model, mf.scheduler_config, mf.classes, mf.autoencoder, mf.kind, mf.trained_ids, mf.contexts,
-                      cleaning=mf.cleaning, sample_size=mf.sample_size, share_shift=shift)
+    record_share_shift(folder, shift)
     return shift
 
 def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: float = 2e-3, p_unc: float = 0.8, size: int = 32,

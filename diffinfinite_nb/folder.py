@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import torch, torch.nn as nn
 from diffusers import DDPMScheduler
+from .core import atomic_path
 from .data import ClassTable
 from .autoencoder import LatentAutoencoder, load_autoencoder
 from .schedule import inference_scheduler
 
 # %% auto #0
 __all__ = ['FOLDER_FILE', 'FOLDER_FORMAT', 'check_labels', 'ModelFolder', 'save_model_folder', 'read_folder_meta',
-           'load_model_folder']
+           'load_model_folder', 'record_share_shift']
 
 # %% ../nbs/04_model_folder.ipynb #7878a8cc
 FOLDER_FILE, FOLDER_FORMAT = 'diffinfinite.json', 1
@@ -157,3 +158,13 @@ def load_model_folder(path, model_cls, device='cpu', dtype=torch.float32) -> Mod
     return ModelFolder(model, dict(DDPMScheduler.load_config(path/'scheduler')), classes, meta['autoencoder'], meta['kind'],
                        meta['trained_ids'], meta['contexts'], path, _check_cleaning(meta.get('cleaning'), f'{path}: '),
                        meta.get('sample_size'), _check_share_shift(meta.get('share_shift'), len(classes), meta['contexts'], f'{path}: '))
+
+def record_share_shift(path, share_shift) -> dict:
+    "Write a mask-model folder's class-share calibration into its `diffinfinite.json` (atomically; the weights are untouched)."
+    path = Path(path); meta = read_folder_meta(path)
+    if meta['kind'] != 'mask': raise ValueError(f"{path} holds an {meta['kind']} model: only mask models take a share_shift")
+    meta.pop('share_shift', None)
+    shift = _check_share_shift(share_shift, len(meta['classes']), meta['contexts'], f'{path}: ')
+    if shift: meta['share_shift'] = shift
+    with atomic_path(path/FOLDER_FILE) as tmp: tmp.write_text(json.dumps(meta, indent=1))
+    return meta
