@@ -15,9 +15,9 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['TAEF2_URL', 'SD2_VAE', 'LatentAutoencoder', 'Clamp', 'TAEBlock', 'taef2_encoder', 'taef2_decoder', 'taef2_weights',
-           'TAEF2', 'DiffusersVAE', 'measure_latent_stats', 'PixelSpace', 'OneHotMaps', 'load_autoencoder',
-           'build_latent_cache', 'LatentDataset']
+__all__ = ['TAEF2_URL', 'SD2_VAE', 'EXACT_SYMMETRY', 'LatentAutoencoder', 'Clamp', 'TAEBlock', 'taef2_encoder', 'taef2_decoder',
+           'taef2_weights', 'TAEF2', 'DiffusersVAE', 'measure_latent_stats', 'PixelSpace', 'OneHotMaps',
+           'load_autoencoder', 'build_latent_cache', 'LatentDataset']
 
 # %% ../nbs/02_latent_space.ipynb #c26279c9
 class LatentAutoencoder(nn.Module):
@@ -264,9 +264,13 @@ def build_latent_cache(ae: LatentAutoencoder,         # the autoencoder (with it
         save_file({k: v.contiguous() for k, v in t.items()}, str(tmp), metadata=dict(autoencoder=json.dumps(ae.spec()), classes=json.dumps(table.to_json()), n=str(n)))
     return Path(path)
 
+EXACT_SYMMETRY = ('pixel', 'onehot')   # latent spaces where a symmetry of the latent is the latent of the symmetric image
+
 class LatentDataset(torch.utils.data.Dataset):
-    "Samples `dict(latent, mask, context, labelled)` from a latent cache, with optional dihedral augmentation."
-    def __init__(self, path, augment: bool = True, seed: int = 0):
+    "Samples `dict(latent, mask, context, labelled)` from a latent cache, with dihedral augmentation where it is exact."
+    def __init__(self, path,
+                 augment: bool|None = None,   # dihedral symmetries of latent and mask; None: only in pixel and one-hot spaces
+                 seed: int = 0):
         path = Path(path)
         if not path.exists(): raise FileNotFoundError(f"latent cache {path} not found; build it with `build_latent_cache`")
         with safe_open(str(path), 'pt') as f: meta = f.metadata() or {}
@@ -274,7 +278,8 @@ class LatentDataset(torch.utils.data.Dataset):
         self.autoencoder_spec, self.classes = json.loads(meta['autoencoder']), ClassTable.from_json(json.loads(meta['classes']))
         t = load_file(str(path))
         self.latent, self.mask, self.context, self.labelled = t['latent'], t['mask'].long(), t['context'], t['labelled'].bool()
-        self.augment, self.seed, self.epoch = augment, seed, 0
+        self.augment = self.autoencoder_spec.get('name') in EXACT_SYMMETRY if augment is None else augment
+        self.seed, self.epoch = seed, 0
     def __len__(self): return len(self.latent)
     def set_epoch(self, epoch: int): self.epoch = epoch
     def __getitem__(self, i):
