@@ -7,6 +7,7 @@ against the training crops with the held-out crops as floor, the spectral peak a
 layout agreement of the tissue classifier trained on real crops only (carcinoma, stroma, others, glass).
 
     python benchmarks/image_sampler.py [SETTING ...] [--threads 1] [--n 200]     # e.g. 10/2/0 25/2/0 (steps/ω/η)
+    python benchmarks/image_sampler.py 10/2/0 --folder runs/candidate --out benchmarks/results/candidate.json   # another model
 
 Rows are merged into benchmarks/results/image_sampler.json as each finishes (atomic writes); finished rows are kept.
 """
@@ -39,17 +40,21 @@ def save(key, row, meta):
     tmp = OUT.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1)); tmp.replace(OUT)
 
 def main():
+    global OUT
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('settings', nargs='*', default=DEFAULT, help='steps/ω/η, e.g. 10/2/0')
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--n', type=int, default=200)
+    ap.add_argument('--folder', help='image model folder to score (default: the bundled lung model)')
+    ap.add_argument('--out', type=Path, help=f'results file (default {OUT.relative_to(ROOT)})')
     a = ap.parse_args()
+    OUT = a.out or OUT
     torch.set_num_threads(a.threads)
     from diffinfinite_nb.core import make_generator
     from diffinfinite_nb.data import read_wsss4luad, stratified_split, dominant_class, PatchDataset
     from diffinfinite_nb.pipeline import load_model, layout_to_latent, BUNDLED_PIPELINE
     from diffinfinite_nb.sampling import random_patch_sample
     from diffinfinite_nb.evaluation import inception_features, feature_metrics, layout_agreement, PixelClassifier, fit_pixel_classifier
-    m = load_model(BUNDLED_PIPELINE/'image'); tae = m.load_autoencoder()
+    m = load_model(a.folder or BUNDLED_PIPELINE/'image'); tae = m.load_autoencoder()
     train, test = stratified_split(read_wsss4luad(), key=dominant_class, test_frac=0.2, seed=0)
     tr_s, te_s, te_s2 = crops(train, a.n, 10), crops(test, a.n, 20), crops(test, a.n, 40)
     masks = torch.stack([s['mask'] for s in tr_s])
@@ -61,7 +66,7 @@ def main():
         PIX.parent.mkdir(exist_ok=True); torch.save(pix.state_dict(), PIX)
     real = feature_metrics(f_tr, f_te, f_te2, kid_subset_size=100, n_cells=3)
     a_real = layout_agreement(pix.predict, u8([s['image'] for s in te_s]), torch.stack([s['mask'] for s in te_s]), LUNG_IDS)
-    meta = dict(machine=f"{platform.machine()} CPU, {a.threads} thread(s)", torch=torch.__version__, n=a.n,
+    meta = dict(model=str(a.folder or 'bundled'), machine=f"{platform.machine()} CPU, {a.threads} thread(s)", torch=torch.__version__, n=a.n,
                 real_floor=dict(**{k: round(v, 4) for k, v in real.items()}, period_peak=round(peak([s['image'] for s in te_s]), 3),
                                 layout_agreement=round(a_real['mean'], 3)))
     done = json.loads(OUT.read_text())['rows'] if OUT.exists() else {}
