@@ -33,21 +33,20 @@ def peak(xs):
     from diffinfinite_nb.decoding import spectral_seam_score
     return float(np.mean([spectral_seam_score(x.float().mean(0), 8) for x in xs]))
 
-def save(key, row, meta):
-    res = json.loads(OUT.read_text()) if OUT.exists() else {'rows': {}}
+def save(out, key, row, meta):
+    res = json.loads(out.read_text()) if out.exists() else {'rows': {}}
     res.update(meta); res['rows'][key] = row
-    OUT.parent.mkdir(exist_ok=True)
-    tmp = OUT.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1)); tmp.replace(OUT)
+    out.parent.mkdir(exist_ok=True)
+    tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1)); tmp.replace(out)
 
 def main():
-    global OUT
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('settings', nargs='*', default=DEFAULT, help='steps/ω/η, e.g. 10/2/0')
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--n', type=int, default=200)
     ap.add_argument('--folder', help='image model folder to score (default: the bundled lung model)')
     ap.add_argument('--out', type=Path, help=f'results file (default {OUT.relative_to(ROOT)})')
     a = ap.parse_args()
-    OUT = a.out or OUT
+    out = a.out or OUT
     torch.set_num_threads(a.threads)
     from diffinfinite_nb.core import make_generator
     from diffinfinite_nb.data import read_wsss4luad, stratified_split, dominant_class, PatchDataset
@@ -69,7 +68,7 @@ def main():
     meta = dict(model=str(a.folder or 'bundled'), machine=f"{platform.machine()} CPU, {a.threads} thread(s)", torch=torch.__version__, n=a.n,
                 real_floor=dict(**{k: round(v, 4) for k, v in real.items()}, period_peak=round(peak([s['image'] for s in te_s]), 3),
                                 layout_agreement=round(a_real['mean'], 3)))
-    done = json.loads(OUT.read_text())['rows'] if OUT.exists() else {}
+    done = json.loads(out.read_text())['rows'] if out.exists() else {}
     for key in a.settings:
         if key in done and done[key].get('n') == a.n: print(f"{key}: kept"); continue
         steps, omega, eta = key.split('/'); steps, omega, eta = int(steps), float(omega), float(eta)
@@ -86,10 +85,10 @@ def main():
         row = dict(steps=steps, omega=omega, eta=eta, n=a.n, minutes=round(minutes, 2), nfe=nfe, **{k: round(v, 4) for k, v in r.items()},
                    period_peak=round(peak(gen), 3), layout_agreement=round(agr['mean'], 3),
                    agreement_per_class={str(k): round(v, 3) for k, v in agr.items() if k != 'mean'})
-        save(key, row, meta)
+        save(out, key, row, meta)
         print(f"{key:>9s} {minutes:5.1f} min  FID {r['FID']:6.1f}  KID {r['KID']:.3f}  P {r['precision']:.2f}  R {r['recall']:.2f}  "
               f"peak {row['period_peak']:5.2f}  agree {row['layout_agreement']:.3f}", flush=True)
-    res = json.loads(OUT.read_text())
+    res = json.loads(out.read_text())
     f = res['real_floor']
     print(f"\n{'steps/ω/η':>10s}{'min':>6s}{'FID':>8s}{'KID':>8s}{'P':>6s}{'R':>6s}{'C_T':>7s}{'8-px peak':>10s}{'agree':>7s}")
     for k, r in res['rows'].items():
