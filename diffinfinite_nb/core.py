@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['SHARED_ENV', 'find_shared', 'has_shared', 'cache_dir', 'shared_path', 'seed_everything', 'default_device',
-           'make_generator', 'to_tensor_img', 'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_torch_save']
+           'make_generator', 'draw_randn', 'draw_randint', 'draw_randperm', 'strict_generator_devices', 'to_tensor_img',
+           'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_torch_save']
 
 # %% ../nbs/00_core.ipynb #6eae1d26
 SHARED_ENV = 'DIFFINFINITE_SHARED'
@@ -68,6 +69,45 @@ def make_generator(seed: int|None, device='cpu') -> torch.Generator|None:
     "A seeded `torch.Generator` on `device` (or `None` when `seed` is `None`)."
     if seed is None: return None
     return torch.Generator(device=device).manual_seed(int(seed))
+
+def _draw_device(generator, device):
+    "Where a draw happens (the generator's device, else `device`, else the CPU) and where it is returned."
+    at = generator.device if generator is not None else torch.device(device if device is not None else 'cpu')
+    return at, torch.device(device) if device is not None else at
+
+def draw_randn(shape, generator=None, device=None, dtype=torch.float32) -> torch.Tensor:
+    "Standard normal noise drawn on the generator's device (a CUDA generator draws on the GPU), returned on `device`."
+    at, to = _draw_device(generator, device)
+    return torch.randn(tuple(shape), generator=generator, device=at, dtype=dtype).to(to)
+
+def draw_randint(high: int, shape, generator=None, device=None) -> torch.Tensor:
+    "Integers in `[0, high)` drawn on the generator's device, returned on `device` (default: where they were drawn)."
+    at, to = _draw_device(generator, device)
+    return torch.randint(0, high, tuple(shape), generator=generator, device=at).to(to)
+
+def draw_randperm(n: int, generator=None, device=None) -> torch.Tensor:
+    "A random permutation of `0..n-1` drawn on the generator's device, returned on `device`."
+    at, to = _draw_device(generator, device)
+    return torch.randperm(n, generator=generator, device=at).to(to)
+
+# %% ../nbs/00_core.ipynb #ae170907
+_DRAWS = ('randn', 'randint', 'randperm', 'rand', 'normal', 'multinomial', 'bernoulli')
+
+@contextlib.contextmanager
+def strict_generator_devices():
+    "Inside: a `torch` draw given a `generator` must name the generator's device (what a CUDA generator requires)."
+    saved = {n: getattr(torch, n) for n in _DRAWS}
+    def strict(name, f):
+        def draw(*a, generator=None, **kw):
+            if generator is not None and (kw.get('device') is None or torch.device(kw['device']) != generator.device):
+                raise RuntimeError(f"torch.{name} with a generator on {generator.device} must draw there (device=...): use draw_randn / draw_randint / draw_randperm")
+            return f(*a, generator=generator, **kw)
+        return draw
+    try:
+        for n, f in saved.items(): setattr(torch, n, strict(n, f))
+        yield
+    finally:
+        for n, f in saved.items(): setattr(torch, n, f)
 
 # %% ../nbs/00_core.ipynb #e38b5187
 def to_tensor_img(a) -> torch.Tensor:

@@ -5,19 +5,22 @@
 # %% ../nbs/07_sampling.ipynb #ec4d36f9
 from __future__ import annotations
 from dataclasses import dataclass, field
+from bisect import bisect_right
 from pathlib import Path
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 from tqdm.auto import tqdm
+from .core import draw_randn, draw_randint, draw_randperm
 from .data import tile_coords
 from .schedule import cfg_combine, as_inference_scheduler
 
 # %% auto #0
-__all__ = ['PLACEMENTS', 'choose_crops', 'grid_crops', 'crop_evaluations', 'combine_crop', 'SampleInfo', 'start_noise',
-           'state_buffers', 'random_patch_sample', 'time_tensor', 'coverage', 'show_step', 'step_slider',
-           'save_animation', 'sliding_window_sample', 'nfe_per_step']
+__all__ = ['PLACEMENTS', 'CPU_SLICES', 'choose_crops', 'grid_crops', 'crop_evaluations', 'combine_crop', 'gather_crops',
+           'crop_jobs', 'combine_crops', 'SampleInfo', 'start_noise', 'state_buffers', 'first_owner', 'paste_crops',
+           'ddim_bands', 'random_patch_sample', 'time_tensor', 'coverage', 'show_step', 'step_slider', 'save_animation',
+           'sliding_window_sample', 'nfe_per_step']
 
 # %% ../nbs/07_sampling.ipynb #83efc741
 def choose_crops(h: int, w: int, ph: int, pw: int, generator: torch.Generator|None = None):
@@ -25,16 +28,16 @@ def choose_crops(h: int, w: int, ph: int, pw: int, generator: torch.Generator|No
     if ph > h or pw > w: raise ValueError(f"crop {ph}x{pw} is larger than the latent {h}x{w}")
     covered = np.zeros(h*w, bool)
     grid = covered.reshape(h, w)
-    order = torch.randperm(h*w, generator=generator).numpy()       # a random order of the pixels: the next uncovered
+    order = draw_randperm(h*w, generator, 'cpu').numpy()       # a random order of the pixels: the next uncovered
     n = 4*(h//ph + 2)*(w//pw + 2)                                   # one in it is a uniformly random uncovered pixel
-    offsets = torch.randint(0, 1 << 30, (n, 2), generator=generator).numpy()
+    offsets = draw_randint(1 << 30, (n, 2), generator, 'cpu').numpy()
     crops, ptr, chunk = [], 0, 64
     while ptr < len(order):
         cand = order[ptr:ptr + chunk]
         free = np.flatnonzero(~covered[cand])
         if len(free) == 0: ptr, chunk = ptr + chunk, min(2*chunk, 1 << 16); continue   # skip covered pixels in doubling chunks
         p, ptr, chunk = int(cand[free[0]]), ptr + int(free[0]) + 1, 64
-        if len(crops) == len(offsets): offsets = np.concatenate([offsets, torch.randint(0, 1 << 30, (n, 2), generator=generator).numpy()])
+        if len(crops) == len(offsets): offsets = np.concatenate([offsets, draw_randint(1 << 30, (n, 2), generator, 'cpu').numpy()])
         oy, ox = (int(v) for v in offsets[len(crops)])
         y = min(max(p//w - oy % ph, 0), h - ph)
         x = min(max(p % w - ox % pw, 0), w - pw)
@@ -50,9 +53,9 @@ def _grid_starts(n: int, p: int, off: int):
 def grid_crops(h: int, w: int, ph: int, pw: int, generator: torch.Generator|None = None):
     "`ph`x`pw` crops of a grid shifted by a random offset, covering an `h`x`w` grid; interior crops first, in random order."
     if ph > h or pw > w: raise ValueError(f"crop {ph}x{pw} is larger than the latent {h}x{w}")
-    oy, ox = (int(v) for v in torch.randint(0, 1 << 30, (2,), generator=generator))
+    oy, ox = (int(v) for v in draw_randint(1 << 30, (2,), generator, 'cpu'))
     crops = [((y, x), cy + cx) for y, cy in _grid_starts(h, ph, oy % ph).items() for x, cx in _grid_starts(w, pw, ox % pw).items()]
-    perm = torch.randperm(len(crops), generator=generator).tolist()
+    perm = draw_randperm(len(crops), generator, 'cpu').tolist()
     return [crops[k][0] for k in sorted(perm, key=lambda k: crops[k][1])]
 
 PLACEMENTS = {'grid': grid_crops, 'random': choose_crops}
@@ -74,6 +77,62 @@ def combine_crop(layout_crop: torch.Tensor, labels, eps: torch.Tensor, null_labe
         out = torch.where(m, cfg_combine(eu, e, guidance_scale) if eu is not None else e, out)
     return out
 
+# %% ../nbs/07_sampling.ipynb #5f46707d
+CPU_SLICES = True        # on the CPU, cut crops with slices (PyTorch's CPU index kernels copy element by element); False: index tensors everywhere
+
+def _slices(a: torch.Tensor) -> bool: return CPU_SLICES and a.device.type == 'cpu'
+
+def _crop_index(cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int):
+    "Row and column indices `[N, ph, 1]`, `[N, 1, pw]` of the pixels of crops whose corners are `(cy, cx)`."
+    return ((cy[:, None] + torch.arange(ph, device=cy.device))[:, :, None],
+            (cx[:, None] + torch.arange(pw, device=cx.device))[:, None, :])
+
+def gather_crops(a: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int, out=None) -> torch.Tensor:
+    "The `ph`x`pw` crops at corners `(cy, cx)` of `a` `[C, H, W]` as `[N, C, ph, pw]` (of a map `[H, W]`: `[N, ph, pw]`), in one call."
+    if _slices(a):                                       # views and one stack: one call on the CPU, no index kernel
+        return torch.stack([a[..., y:y + ph, x:x + pw] for y, x in zip(cy.tolist(), cx.tolist())], out=out)
+    iy, ix = _crop_index(cy.to(a.device), cx.to(a.device), ph, pw)
+    r = a[iy, ix] if a.ndim == 2 else a[:, iy, ix].transpose(0, 1)
+    return r if out is None else out.copy_(r)
+
+def crop_jobs(layout: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int, null_label: int,
+              guidance_scale: float, chunk: int = 4096):
+    "`(crop, label)` of every evaluation of a step's crops, crop by crop, each crop's as `crop_evaluations` lists them (CPU)."
+    K, present = null_label + 1, []
+    for s in range(0, len(cy), chunk):                   # a histogram of each crop's layout, `chunk` crops at a time
+        lc = gather_crops(layout, cy[s:s + chunk], cx[s:s + chunk], ph, pw)
+        n = len(lc)
+        off = K*torch.arange(n, device=lc.device)[:, None, None]
+        present.append(torch.bincount((lc + off).reshape(-1), minlength=n*K).view(n, K) > 0)
+    present = torch.cat(present).cpu()                 # the step's only host transfer
+    need_null = present[:, 0] | ~present[:, 1:null_label].any(1) | (guidance_scale != 1.)
+    crop, col = torch.cat([need_null[:, None], present[:, 1:null_label]], 1).nonzero(as_tuple=True)   # column 0: the null label
+    return crop, torch.where(col == 0, null_label, col)
+
+def combine_crops(layout_crops: torch.Tensor,    # `[n, ph, pw]` layouts of n crops
+                  crop: torch.Tensor,            # `[J]` crop (0..n-1) of each evaluation, ascending
+                  labels: torch.Tensor,          # `[J]` label of each evaluation (`crop_jobs`)
+                  eps: torch.Tensor,             # `[J, C, ph, pw]` the evaluations (overwritten)
+                  null_label: int, guidance_scale: float) -> torch.Tensor:
+    "Guided noise `[n, C, ph, pw]` of n crops from all their evaluations at once (`combine_crop`, vectorised)."
+    crop, labels = crop.cpu(), labels.cpu()                                      # bookkeeping on the host, arithmetic where `eps` is
+    first = torch.ones(len(crop), dtype=torch.bool); first[1:] = crop[1:] != crop[:-1]
+    start = first.nonzero()[:, 0]                                                # each crop's first evaluation: null label, else its first class
+    cond = (~first).nonzero()[:, 0]                                              # the others: classes, guided and pasted into their masks
+    rank = torch.arange(len(crop)) - start[crop]                                 # position of an evaluation within its crop
+    guide = cond[labels[start[crop[cond]]] == null_label]                        # classes of crops that have a null evaluation
+    dev = eps.device
+    put = lambda t: t.to(dev, non_blocking=True)
+    eu = eps.index_select(0, put(start[crop[guide]]))                            # CFG in place: eps_c <- eps_u + ω (eps_c - eps_u)
+    eps.index_copy_(0, put(guide), eps.index_select(0, put(guide)).sub_(eu).mul_(guidance_scale).add_(eu))
+    out, lc = eps.index_select(0, put(start)), layout_crops.to(dev)
+    for k in range(1, int(rank.max()) + 1 if len(rank) else 1):                  # the k-th class of every crop at once
+        j = cond[rank[cond] == k]
+        c, jd = put(crop[j]), put(j)
+        m = (lc.index_select(0, c) == put(labels[j])[:, None, None])[:, None]
+        out.index_copy_(0, c, torch.where(m, eps.index_select(0, jd), out.index_select(0, c)))
+    return out
+
 # %% ../nbs/07_sampling.ipynb #6b58cdda
 @dataclass
 class SampleInfo:
@@ -91,12 +150,17 @@ def _patch_size(model, patch, h, w):
     if ph < k or pw < k or patch % k: raise ValueError(f"latent {h}x{w} / patch {patch} must allow crops that are multiples of {k}")
     return ph, pw
 
-def start_noise(shape, generator=None, out=None, band: int = 64) -> torch.Tensor:
+def _net_place(model):
+    "(device, dtype) of a network's weights: where its inputs go and in what precision."
+    p = next(model.parameters())
+    return p.device, p.dtype
+
+def start_noise(shape, generator=None, out=None, band: int = 64, device=None) -> torch.Tensor:
     "Gaussian start noise `[1, C, H, W]` drawn in bands of `band` rows (into `out`, e.g. a memory map), the same whatever `out`."
-    x = torch.empty(shape) if out is None else out
+    x = torch.empty(shape, device=device) if out is None else out
     for y in range(0, shape[2], band):
         n = min(band, shape[2] - y)
-        x[:, :, y:y + n] = torch.randn((shape[0], shape[1], n, shape[3]), generator=generator)
+        x[:, :, y:y + n] = draw_randn((shape[0], shape[1], n, shape[3]), generator, x.device)
     return x
 
 def state_buffers(folder, shape) -> tuple:
@@ -117,8 +181,7 @@ def _start(model, layout, patch, num_inference_steps, scheduler, channels, gener
     shape = (1, channels or model.config.in_channels, h, w)
     if state is not None and any(tuple(b.shape) != shape for b in state):
         raise ValueError(f"state buffers must have shape {shape}, got {[tuple(b.shape) for b in state]}")
-    x = start_noise(shape, generator, None if state is None else state[0])
-    if state is None: x = x.to(next(model.parameters()).device)
+    x = start_noise(shape, generator, None if state is None else state[0], device=_net_place(model)[0] if state is None else None)
     return layout, ph, pw, sched, x, SampleInfo(patch=(ph, pw), timesteps=[int(t) for t in sched.timesteps])
 
 def _dist(group):
@@ -127,42 +190,69 @@ def _dist(group):
     import torch.distributed as dist
     return dist.get_world_size(group), dist.get_rank(group)
 
-def _crop_eps(model, x, t, layout, crops, labels_of, ph, pw, guidance_scale, crop_batch_size, group=None):
-    "Yield `(crop index, guided noise)` in crop order: evaluations in batches, with `group` shared round-robin among processes."
-    null, dev = model.null_label, next(model.parameters()).device
-    jobs = [(j, l) for j, labs in enumerate(labels_of) for l in labs]
-    batches = [jobs[i:i + crop_batch_size] for i in range(0, len(jobs), crop_batch_size)]
+def _evaluate(model, x, t, layout, cy, cx, crop, labels, ph, pw, batch_size, group=None):
+    "Yield `(evaluations so far, their noise predictions)` round by round: batches of `batch_size`, shared round-robin by `group`."
+    dev, dtype = _net_place(model)
     world, rank = _dist(group)
-    def run(b):
-        xb = torch.stack([x[0, :, crops[j][0]:crops[j][0] + ph, crops[j][1]:crops[j][1] + pw] for j, _ in b]).to(dev)
-        lb = torch.tensor([l for _, l in b], device=dev)
-        mb = torch.stack([(layout[crops[j][0]:crops[j][0] + ph, crops[j][1]:crops[j][1] + pw] == l) for j, l in b]).to(dev).float()
-        return model(xb, t.expand(len(b)).to(dev), lb, mb).float()
-    rows, j = [], 0                                    # evaluations not yet used, in job order; the next crop to yield
-    for r in range(0, len(batches), world):
-        rnd = batches[r:r + world]                     # this round: batch r + k is evaluated by rank k
-        if world == 1: rows.append(run(rnd[0]))
-        else:
-            import torch.distributed as dist
-            mine = run(rnd[rank]) if rank < len(rnd) else None
-            pad = torch.zeros((crop_batch_size, x.shape[1], ph, pw), device=dev)
-            if mine is not None: pad[:len(mine)] = mine
-            got = [torch.empty_like(pad) for _ in range(world)]
-            dist.all_gather(got, pad, group=group)
-            rows += [g[:len(b)] for g, b in zip(got, rnd)]
-        avail = torch.cat(rows) if len(rows) > 1 else rows[0]
-        k = 0
-        while j < len(crops) and k + len(labels_of[j]) <= len(avail):
-            y, x0 = crops[j]
-            yield j, combine_crop(layout[y:y + ph, x0:x0 + pw].to(dev), labels_of[j], avail[k:k + len(labels_of[j])], null, guidance_scale)
-            k += len(labels_of[j]); j += 1
-        rows = [avail[k:]]
+    crop_cpu, crop = crop, crop.to(x.device)
+    def run(a, b):                                     # evaluations a..b-1: each crop cut out once, one network call
+        c0, c1 = int(crop_cpu[a]), int(crop_cpu[b - 1]) + 1
+        j = crop[a:b] - c0
+        xb = gather_crops(x[0], cy[c0:c1], cx[c0:c1], ph, pw).to(dev, dtype).index_select(0, j.to(dev))
+        lb = labels[a:b].to(dev)
+        mb = (gather_crops(layout, cy[c0:c1], cx[c0:c1], ph, pw).to(dev).index_select(0, j.to(dev)) == lb[:, None, None]).to(dtype)
+        return model(xb, t.expand(b - a).to(dev), lb, mb).float()
+    J, B = len(labels), batch_size
+    for r in range(0, J, B*world):                     # round: batch k of it is evaluated by rank k
+        if world == 1: yield min(r + B, J), run(r, min(r + B, J)); continue
+        import torch.distributed as dist
+        a = r + rank*B; b = min(a + B, J)
+        pad = torch.zeros((B, x.shape[1], ph, pw), device=dev)
+        if a < b: pad[:b - a] = run(a, b)
+        got = [torch.empty_like(pad) for _ in range(world)]
+        dist.all_gather(got, pad, group=group)
+        hi = min(r + B*world, J)
+        yield hi, torch.cat(got)[:hi - r]
 
 def _denoise_crops(model, x, t, layout, crops, ph, pw, guidance_scale, crop_batch_size, group=None):
-    "Guided noise predictions for all crops (all read `x`), evaluated in batches; returns (list of eps, nfe)."
-    labels_of = [crop_evaluations(layout[y:y + ph, x0:x0 + pw], model.null_label, guidance_scale) for y, x0 in crops]
-    eps = [e for _, e in _crop_eps(model, x, t, layout, crops, labels_of, ph, pw, guidance_scale, crop_batch_size, group)]
-    return eps, sum(map(len, labels_of))
+    "Guided noise predictions `[N, C, ph, pw]` of all crops (all read `x`), evaluated in batches; returns (eps, nfe)."
+    cy, cx = (torch.tensor([c[k] for c in crops], device=x.device) for k in (0, 1))
+    lay = layout.to(x.device)
+    crop, labels = crop_jobs(lay, cy, cx, ph, pw, model.null_label, guidance_scale)
+    eps = torch.cat([e for _, e in _evaluate(model, x, t, lay, cy, cx, crop, labels, ph, pw, crop_batch_size, group)])
+    return combine_crops(gather_crops(lay, cy, cx, ph, pw), crop, labels, eps, model.null_label, guidance_scale), len(labels)
+
+def first_owner(cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int, h: int, w: int, chunk: int = 4096) -> torch.Tensor:
+    "`[h, w]`: the first crop (in order) covering each pixel, whose value wins; `len(cy)` where no crop covers it."
+    own = torch.full((h*w,), len(cy), dtype=torch.long, device=cy.device)
+    for s in range(0, len(cy), chunk):
+        iy, ix = _crop_index(cy[s:s + chunk], cx[s:s + chunk], ph, pw)
+        idx = (iy*w + ix).reshape(-1)
+        own.scatter_reduce_(0, idx, torch.arange(s, s + len(iy), device=cy.device).repeat_interleave(ph*pw), 'amin')
+    return own.view(h, w)
+
+def paste_crops(dst: torch.Tensor, vals: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, ids: torch.Tensor, owner: torch.Tensor, whole=None):
+    "Write crops `vals` `[n, C, ph, pw]` at `(cy, cx)` into `dst` `[C, H, W]` on the pixels that crop `ids[k]` owns (`first_owner`)."
+    ph, pw = vals.shape[-2:]
+    if _slices(dst):                                  # slices: the CPU index kernels copy element by element
+        for k, (y, x, j) in enumerate(zip(cy.tolist(), cx.tolist(), ids.tolist())):
+            r = dst[:, y:y + ph, x:x + pw]
+            if whole is not None and whole[j]: r.copy_(vals[k])
+            else: torch.where(owner[y:y + ph, x:x + pw] == j, vals[k].to(dst.device), r, out=r)
+        return dst
+    iy, ix = _crop_index(cy, cx, ph, pw)
+    k, py, px = (owner[iy, ix] == ids[:, None, None]).nonzero(as_tuple=True)     # the pixels these crops win (one host sync)
+    dst[:, cy[k] + py, cx[k] + px] = vals.to(dst.device)[k, :, py, px].T
+    return dst
+
+def ddim_bands(sched, eps, t, x, eta=0., noise=None, band: int|None = None):
+    "DDIM update `x_t -> x_t'` of a whole latent written into `eps` (which holds the guided noise), `band` rows at a time."
+    C, h, w = x.shape[1:]
+    if band is None: band = max(1, (1 << 18)//(C*w)) if _slices(x) else h      # CPU: bands of 1 MB (cache); elsewhere one call
+    for y in range(0, h, band):
+        sl = (slice(None), slice(None), slice(y, y + band))
+        eps[sl] = sched.step(eps[sl], t, x[sl], eta=eta, variance_noise=None if noise is None else noise[sl]).prev_sample
+    return eps
 
 @torch.no_grad()
 def random_patch_sample(model,                                   # network with `null_label` and `size_multiple`
@@ -171,7 +261,7 @@ def random_patch_sample(model,                                   # network with 
                         guidance_scale: float = 3.,              # ω of classifier-free guidance, per class
                         patch: int = 32,                         # crop size in latent pixels
                         eta: float = 0.,                         # DDIM η
-                        generator: torch.Generator|None = None,  # the source of all randomness
+                        generator: torch.Generator|None = None,  # the source of all randomness (on any device)
                         crop_batch_size: int = 16,               # model evaluations per batch
                         placement: str = 'grid',                 # crops of a randomly shifted grid ('grid') or around random pixels ('random')
                         scheduler=None,                          # the model's schedule: a DDIM scheduler or its saved config
@@ -185,40 +275,41 @@ def random_patch_sample(model,                                   # network with 
     "Sample a latent `[1, C, H, W]` following the label map `layout` with Alg. 2."
     if placement not in PLACEMENTS: raise ValueError(f"placement must be one of {sorted(PLACEMENTS)}, got {placement!r}")
     layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state)
-    (_, C, h, w), dev = x.shape, next(model.parameters()).device
-    spare = None if state is None else state[1]
+    (_, C, h, w), null = x.shape, model.null_label
+    chunk = max(crop_batch_size, ((8 if _slices(x) else 256) << 20)//(4*C*ph*pw))    # evaluations combined and pasted at once (MB)
+    spare, lay = (None if state is None else state[1]), layout.to(x.device)          # the layout lives with the state
     if known is not None:
         z0, keep = known[0].to(x.device).float().reshape(1, C, h, w), torch.as_tensor(known[1]).to(x.device).bool()
         if keep.shape != (h, w): raise ValueError(f"known-pixel mask {tuple(keep.shape)} must match the layout {(h, w)}")
         def impose(x, i):                 # known pixels, noised to the level of timestep index i (clean after the last)
             if i >= len(sched.timesteps): return x.copy_(torch.where(keep, z0, x))
-            n = torch.randn(z0.shape, generator=generator).to(x.device)
+            n = draw_randn(z0.shape, generator, x.device)
             return x.copy_(torch.where(keep, sched.add_noise(z0, n, sched.timesteps[i:i + 1]), x))
         x = impose(x, 0)
     for i, t in enumerate(tqdm(sched.timesteps, desc='random-patch DDIM', disable=not progress or _dist(group)[1] > 0)):
         crops = PLACEMENTS[placement](h, w, ph, pw, generator)
-        noise = torch.randn(x.shape, generator=generator).to(x.device) if eta > 0 else None
-        labels_of = [crop_evaluations(layout[y:y + ph, x0:x0 + pw], model.null_label, guidance_scale) for y, x0 in crops]
-        new = torch.empty_like(x) if state is None else spare          # every pixel gets written: no copy of x needed
-        written = torch.zeros(h, w, dtype=torch.bool, device=x.device)
-        def apply(done):                                    # DDIM updates of finished crops in one call, then written in crop order
-            cut = lambda a, j: a[0, :, crops[j][0]:crops[j][0] + ph, crops[j][1]:crops[j][1] + pw]
-            vn = torch.stack([cut(noise, j) for j, _ in done]).to(dev) if noise is not None else None
-            upd = sched.step(torch.stack([e for _, e in done]), t, torch.stack([cut(x, j) for j, _ in done]).to(dev), eta=eta,
-                             variance_noise=vn).prev_sample.to(x.device)
-            for (j, _), u in zip(done, upd):
-                y, x0 = crops[j]
-                free = ~written[y:y + ph, x0:x0 + pw]
-                new[0, :, y:y + ph, x0:x0 + pw] = torch.where(free, u, new[0, :, y:y + ph, x0:x0 + pw])   # first value wins
-                written[y:y + ph, x0:x0 + pw] = True
-        done = []
-        for j, e in _crop_eps(model, x, t, layout, crops, labels_of, ph, pw, guidance_scale, crop_batch_size, group):
-            done.append((j, e))
-            if len(done) == crop_batch_size: apply(done); done = []
-        if done: apply(done)
+        noise = draw_randn(x.shape, generator, x.device) if eta > 0 else None
+        cy, cx = (torch.tensor([c[k] for c in crops], device=x.device) for k in (0, 1))
+        crop, labels = crop_jobs(lay, cy, cx, ph, pw, null, guidance_scale)          # CPU: which evaluations, in crop order
+        ends = torch.bincount(crop, minlength=len(crops)).cumsum(0).tolist()         # crop j's evaluations end at ends[j]
+        owner = first_owner(cy, cx, ph, pw, h, w)                                    # first value wins
+        whole = (torch.bincount(owner.view(-1), minlength=len(crops) + 1)[:-1] == ph*pw).tolist() if _slices(x) else None
+        new = torch.empty_like(x) if state is None else spare                        # guided noise, then the DDIM update (every pixel is written)
+        done, j0, rows, pending = 0, 0, [], 0                                       # evaluations used; next crop; evaluations not yet used
+        for hi, e in _evaluate(model, x, t, lay, cy, cx, crop, labels, ph, pw, crop_batch_size, group):
+            rows.append(e); pending += len(e)
+            if pending < chunk and hi < len(labels): continue                       # combine and paste in chunks of ~64 MB of evaluations
+            j1 = bisect_right(ends, hi, lo=j0)                                       # crops j0..j1-1 now have all their evaluations
+            if j1 == j0: continue
+            avail = torch.cat(rows) if len(rows) > 1 else rows[0]
+            k = ends[j1 - 1] - done
+            js = torch.arange(j0, j1, device=x.device)
+            g = combine_crops(gather_crops(lay, cy[js], cx[js], ph, pw), crop[done:done + k] - j0, labels[done:done + k], avail[:k], null, guidance_scale)
+            paste_crops(new[0], g, cy[js], cx[js], js, owner, whole)
+            rows, done, j0, pending = [avail[k:]], done + k, j1, len(avail) - k
+        new = ddim_bands(sched, new, t, x, eta, noise)
         x, spare = (new if known is None else impose(new, i + 1)), x
-        nfe = sum(map(len, labels_of))
-        info.nfe += nfe; info.nfe_per_step.append(nfe); info.crops.append(crops)
+        info.nfe += len(labels); info.nfe_per_step.append(len(labels)); info.crops.append(crops)
         if i in record_steps: info.states[i] = x.cpu().clone()
         if callback is not None: callback(i, int(t), x)
     return x, info
@@ -291,7 +382,7 @@ def sliding_window_sample(model, layout: torch.Tensor, num_inference_steps: int 
     windows = [(y, x) for y in sorted({c[0] for c in tile_coords(h, h, ph, stride)})
                for x in sorted({c[1] for c in tile_coords(w, w, pw, stride)})]
     for t in tqdm(sched.timesteps, desc='sliding-window DDIM', disable=not progress):
-        noise = torch.randn(x.shape, generator=generator).to(dev) if eta > 0 else None
+        noise = draw_randn(x.shape, generator, dev) if eta > 0 else None
         eps, nfe = _denoise_crops(model, x, t, layout, windows, ph, pw, guidance_scale, crop_batch_size)
         acc, cnt = torch.zeros_like(x), torch.zeros(1, 1, h, w, device=dev)
         for (y, x0), e in zip(windows, eps):
