@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_latent_space.ipynb #b52243dd
 from __future__ import annotations
-import json
+import json, os, shutil
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -17,7 +17,7 @@ from .data import *
 # %% auto #0
 __all__ = ['TAEF2_URL', 'SD2_VAE', 'EXACT_SYMMETRY', 'LatentAutoencoder', 'Clamp', 'TAEBlock', 'taef2_encoder', 'taef2_decoder',
            'taef2_weights', 'TAEF2', 'DiffusersVAE', 'measure_latent_stats', 'PixelSpace', 'OneHotMaps',
-           'load_autoencoder', 'build_latent_cache', 'LatentDataset']
+           'load_autoencoder', 'mmap_safetensors', 'build_latent_cache', 'merge_latent_shards', 'LatentDataset']
 
 # %% ../nbs/02_latent_space.ipynb #c26279c9
 class LatentAutoencoder(nn.Module):
@@ -51,6 +51,12 @@ class LatentAutoencoder(nn.Module):
         p = self._param()
         z = z.to(p.device).float()*self.latent_std[:, None, None] + self.latent_mean[:, None, None]
         return self.decode_raw(z.to(p.dtype)).float().clamp(0, 1)
+    def _apply(self, fn, *args, **kw):
+        "`.to`, `.half()` and the like move the latent statistics but keep them in float32."
+        mean, std = self.latent_mean, self.latent_std
+        super()._apply(fn, *args, **kw)
+        self.latent_mean, self.latent_std = mean.to(self.latent_mean.device), std.to(self.latent_std.device)
+        return self
     def set_stats(self, mean, std):
         "Set the per-channel latent statistics used for normalisation."
         mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
@@ -180,12 +186,14 @@ class DiffusersVAE(LatentAutoencoder):
 
 # %% ../nbs/02_latent_space.ipynb #a58d16a5
 @torch.no_grad()
-def measure_latent_stats(ae: LatentAutoencoder, dataset, n: int|None = None, batch_size: int = 8, progress: bool = True):
-    "Per-channel mean and std of the raw latents of up to `n` samples of `dataset`."
+def measure_latent_stats(ae: LatentAutoencoder, dataset, n: int|None = None, batch_size: int = 8, progress: bool = True,
+                         seed: int|None = 0):     # the `n` samples are a random subset drawn with `seed` (None: the first `n`)
+    "Per-channel mean and std (float32, accumulated in float64) of the raw latents of `n` samples of `dataset`."
     n = min(n or len(dataset), len(dataset))
+    idx = np.arange(n) if seed is None or n == len(dataset) else np.sort(np.random.default_rng(seed).permutation(len(dataset))[:n])
     s = s2 = 0.; cnt = 0
     for i in tqdm(range(0, n, batch_size), desc='latent stats', disable=not progress):
-        x = torch.stack([dataset[j]['image'] for j in range(i, min(n, i + batch_size))])
+        x = torch.stack([dataset[int(j)]['image'] for j in idx[i:i + batch_size]])
         ae._check(x); p = ae._param()
         z = ae.encode_raw(x.to(p.device, p.dtype)).double()
         s = s + z.sum((0, 2, 3)); s2 = s2 + (z**2).sum((0, 2, 3)); cnt += z.shape[0]*z.shape[2]*z.shape[3]
@@ -241,6 +249,52 @@ def load_autoencoder(spec: dict, device='cpu', dtype=torch.float32) -> LatentAut
     return ae.set_stats(spec['latent_mean'], spec['latent_std']).to(device)
 
 # %% ../nbs/02_latent_space.ipynb #ae871022
+_ST_DTYPES = {'F16': np.float16, 'F32': np.float32, 'U8': np.uint8, 'I64': np.int64, 'BF16': None}
+
+def _st_header(path) -> tuple:
+    "(header dict, byte offset of the data) of a safetensors file."
+    with open(path, 'rb') as f:
+        raw = f.read(8)
+        if len(raw) < 8: raise ValueError(f"{path} is not a safetensors file (it is {Path(path).stat().st_size} bytes)")
+        n = int.from_bytes(raw, 'little')
+        if n > 100 << 20: raise ValueError(f"{path} is not a safetensors file (its header would be {n} bytes)")
+        try: head = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError): raise ValueError(f"{path} is not a safetensors file (its header is not JSON)") from None
+    return head, 8 + n
+
+def mmap_safetensors(path) -> tuple:
+    "The tensors of a safetensors file as copy-on-write NumPy memory maps (nothing read until used), and its metadata."
+    head, off = _st_header(path)
+    meta, out = head.pop('__metadata__', {}) or {}, {}
+    for k, v in head.items():
+        dt = _ST_DTYPES.get(v['dtype'])
+        if dt is None: raise ValueError(f"{path}: tensor {k!r} has dtype {v['dtype']}, which a latent cache does not use")
+        a, b = v['data_offsets']
+        out[k] = np.memmap(path, dtype=dt, mode='c', offset=off + a, shape=tuple(v['shape'])) if b > a else np.zeros(v['shape'], dt)
+    return out, meta
+
+def _write_safetensors(path, arrays: dict, metadata: dict, chunk: int = 1 << 26):
+    "Write `arrays` (lists of equal-dtype NumPy pieces, concatenated along axis 0) as one safetensors file, streamed."
+    names = {np.dtype(np.float16): 'F16', np.dtype(np.float32): 'F32', np.dtype(np.uint8): 'U8', np.dtype(np.int64): 'I64'}
+    head, pos = {'__metadata__': metadata}, 0
+    for k, parts in arrays.items():
+        shape = (sum(len(p) for p in parts), *parts[0].shape[1:])
+        size = int(np.prod(shape))*parts[0].dtype.itemsize
+        head[k] = dict(dtype=names[parts[0].dtype], shape=list(shape), data_offsets=[pos, pos + size]); pos += size
+    h = json.dumps(head, separators=(',', ':')).encode()
+    h += b' '*(-len(h) % 8)
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+        f.write(len(h).to_bytes(8, 'little')); f.write(h)
+        for parts in arrays.values():
+            for p in parts:
+                flat = p.reshape(-1).view(np.uint8) if p.size else p.reshape(-1).view(np.uint8)
+                for s in range(0, len(flat), chunk): f.write(flat[s:s + chunk].tobytes())
+        f.flush(); os.fsync(f.fileno())
+    return Path(path)
+
+def _shard_dir(path) -> Path:
+    path = Path(path); return path.parent/f'.{path.name}.shards'
+
 @torch.no_grad()
 def build_latent_cache(ae: LatentAutoencoder,         # the autoencoder (with its latent statistics set)
                        dataset,                        # samples with `image`, `mask` (ids of `table`), `context`, `labelled`
@@ -248,42 +302,79 @@ def build_latent_cache(ae: LatentAutoencoder,         # the autoencoder (with it
                        batch_size: int = 8,            # images per encoder call
                        n: int|None = None,             # encode only the first `n` samples
                        table: ClassTable = TISSUE_CLASSES,  # the class table of the masks
-                       progress: bool = True):         # show a progress bar
-    "Encode `dataset` once into a safetensors latent cache at `path` (written atomically)."
+                       progress: bool = True,          # show a progress bar
+                       shard_size: int = 2048,         # samples per shard: the unit of resumption and of work per process
+                       rank: int = 0, world: int = 1,  # this process and how many share the encoding (shard s: rank s % world)
+                       merge: bool = True):            # join the shards into `path` (rank 0, once all shards exist)
+    "Encode `dataset` once into a safetensors latent cache at `path`, in resumable shards; nothing is kept in memory."
     n = min(n or len(dataset), len(dataset))
     if n == 0: raise ValueError("the dataset is empty")
-    zs, ms, cs, ls = [], [], [], []
-    for i in tqdm(range(0, n, batch_size), desc='encoding', disable=not progress):
-        b = [dataset[j] for j in range(i, min(n, i + batch_size))]
-        zs.append(ae.encode(torch.stack([s['image'] for s in b])).half().cpu())
-        ms.append(downsample_mask(torch.stack([s['mask'] for s in b]), ae.downsample).to(torch.uint8))
-        cs.append(torch.stack([torch.as_tensor(s['context']) for s in b]))
-        ls.append(torch.stack([torch.as_tensor(s['labelled']) for s in b]).to(torch.uint8))
-    t = dict(latent=torch.cat(zs), mask=torch.cat(ms), context=torch.cat(cs).long(), labelled=torch.cat(ls))
-    with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in t.items()}, str(tmp), metadata=dict(autoencoder=json.dumps(ae.spec()), classes=json.dumps(table.to_json()), n=str(n)))
+    parts = _shard_dir(path); parts.mkdir(parents=True, exist_ok=True)
+    meta = dict(autoencoder=json.dumps(ae.spec()), classes=json.dumps(table.to_json()), n=str(n), shard_size=str(shard_size))
+    shards = [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)]
+    mine = [k for k in range(len(shards)) if k % world == rank and not (parts/f'{k:05d}.safetensors').exists()]
+    bar = tqdm(total=sum(shards[k][1] - shards[k][0] for k in mine), desc='encoding', disable=not progress)
+    for k in mine:                                     # a shard is written whole (atomically): a killed run resumes at the next one
+        zs, ms, cs, ls = [], [], [], []
+        for i in range(*shards[k], batch_size):
+            b = [dataset[j] for j in range(i, min(shards[k][1], i + batch_size))]
+            zs.append(ae.encode(torch.stack([s['image'] for s in b])).half().cpu())
+            ms.append(downsample_mask(torch.stack([s['mask'] for s in b]), ae.downsample).to(torch.uint8))
+            cs.append(torch.stack([torch.as_tensor(s['context']) for s in b]))
+            ls.append(torch.stack([torch.as_tensor(s['labelled']) for s in b]).to(torch.uint8))
+            bar.update(len(b))
+        t = dict(latent=torch.cat(zs), mask=torch.cat(ms), context=torch.cat(cs).long(), labelled=torch.cat(ls))
+        with atomic_path(parts/f'{k:05d}.safetensors') as tmp:
+            save_file({key: v.contiguous() for key, v in t.items()}, str(tmp), metadata=meta)
+    bar.close()
+    if merge and rank == 0: merge_latent_shards(path, len(shards))
+    return Path(path)
+
+def merge_latent_shards(path, n_shards: int|None = None) -> Path:
+    "Join the shards of `build_latent_cache` into one safetensors file at `path` (streamed), then remove them."
+    parts = _shard_dir(path)
+    files = sorted(parts.glob('[0-9]*.safetensors'))
+    if not files: raise FileNotFoundError(f"no shards of {path} in {parts}")
+    if n_shards is not None and len(files) != n_shards:
+        raise RuntimeError(f"{parts} holds {len(files)} of {n_shards} shards: run the cache build again to finish it")
+    maps = [mmap_safetensors(f) for f in files]
+    meta = {k: v for k, v in maps[0][1].items() if k != 'shard_size'}
+    _write_safetensors(path, {k: [m[k] for m, _ in maps] for k in maps[0][0]}, meta)
+    del maps
+    shutil.rmtree(parts)
     return Path(path)
 
 EXACT_SYMMETRY = ('pixel', 'onehot')   # latent spaces where a symmetry of the latent is the latent of the symmetric image
 
 class LatentDataset(torch.utils.data.Dataset):
-    "Samples `dict(latent, mask, context, labelled)` from a latent cache, with dihedral augmentation where it is exact."
+    "Samples `dict(latent, mask, context, labelled)` from a memory-mapped latent cache, with dihedral augmentation where it is exact."
     def __init__(self, path,
                  augment: bool|None = None,   # dihedral symmetries of latent and mask; None: only in pixel and one-hot spaces
                  seed: int = 0):
         path = Path(path)
         if not path.exists(): raise FileNotFoundError(f"latent cache {path} not found; build it with `build_latent_cache`")
-        with safe_open(str(path), 'pt') as f: meta = f.metadata() or {}
-        if 'autoencoder' not in meta: raise ValueError(f"{path} does not say which autoencoder made it: rebuild it with `build_latent_cache`")
+        if path.is_dir(): raise ValueError(f"{path} is a folder: a latent cache is one .safetensors file")
+        self.path = path
+        t, meta = mmap_safetensors(path)
+        if 'autoencoder' not in meta or not {'latent', 'mask', 'context', 'labelled'} <= set(t):
+            raise ValueError(f"{path} is a safetensors file but not a latent cache: rebuild it with `build_latent_cache`")
         self.autoencoder_spec, self.classes = json.loads(meta['autoencoder']), ClassTable.from_json(json.loads(meta['classes']))
-        t = load_file(str(path))
-        self.latent, self.mask, self.context, self.labelled = t['latent'], t['mask'].long(), t['context'], t['labelled'].bool()
+        self.context, self.labelled = torch.from_numpy(np.array(t['context'])), torch.from_numpy(np.array(t['labelled'])).bool()
         self.augment = self.autoencoder_spec.get('name') in EXACT_SYMMETRY if augment is None else augment
-        self.seed, self.epoch = seed, 0
-    def __len__(self): return len(self.latent)
+        self.seed, self.epoch, self._maps = seed, 0, t
+    def _arrays(self):                   # memory maps, reopened after pickling (DataLoader workers)
+        if self._maps is None: self._maps = mmap_safetensors(self.path)[0]
+        return self._maps
+    def __getstate__(self): return {**self.__dict__, '_maps': None}
+    @property
+    def latent(self) -> torch.Tensor: return torch.from_numpy(np.asarray(self._arrays()['latent']))
+    @property
+    def mask(self) -> torch.Tensor: return torch.from_numpy(np.asarray(self._arrays()['mask']))
+    def __len__(self): return len(self.context)
     def set_epoch(self, epoch: int): self.epoch = epoch
     def __getitem__(self, i):
-        z, m = self.latent[i].float(), self.mask[i]
+        a = self._arrays()
+        z, m = torch.from_numpy(np.array(a['latent'][i], np.float32)), torch.from_numpy(np.array(a['mask'][i], np.int64))
         if self.augment:
             k = int(np.random.default_rng((self.seed, self.epoch, i)).integers(8))
             z, m = dihedral(z, k, axes=(1, 2)), dihedral(m, k)

@@ -146,10 +146,10 @@ class ShiftX0(torch.nn.Module):
         try: return super().__getattr__(name)
         except AttributeError: return getattr(self.net, name)
     def forward(self, x, t, labels, masks=None):
-        out = self.net(x, t, labels, masks)
+        out = self.net(x, t, labels, masks).float()          # the shift in float32, whatever the network's dtype
         t = torch.as_tensor(t, device=out.device).long().reshape(-1)
         a = self.alphas_cumprod.to(out.device)[t].view(-1, 1, 1, 1)
-        return out - ((t.view(-1, 1, 1, 1) >= self.t_min)*(a/(1 - a)).sqrt()*self.shift.to(out.device)).to(out.dtype)
+        return out - (t.view(-1, 1, 1, 1) >= self.t_min)*(a/(1 - a)).sqrt()*self.shift.to(out.device)
 
 def shifted_model(mask_folder, context: int, share_shift=None):
     "The mask folder's network, wrapped in `ShiftX0` when a class-share calibration exists for `context` (None: the folder's; False: none)."
@@ -179,7 +179,7 @@ def fit_share_shift(mask_folder,                   # a loaded mask-model folder
         net = ShiftX0(mask_folder.model, delta, mask_folder.scheduler_config, t_min)
         maps = space.decode(sample_patches(net, (n, mask_folder.model.config.in_channels, s, s), ctx, num_inference_steps=num_inference_steps,
                                            guidance_scale=guidance_scale, eta=eta, generator=make_generator(seed + r), scheduler=mask_folder.scheduler_config))
-        share = torch.bincount(maps.flatten().long(), minlength=C).float()[ids]/maps.numel()
+        share = torch.bincount(maps.flatten().long().cpu(), minlength=C).float()[ids]/maps.numel()   # on the host, beside `goal`
         err = float((goal - share).abs().max()); bar.set_postfix(max_error=round(err, 3))
         if err < best[0]: best = (err, delta.clone())
         delta[ids] += rate*(goal - share)

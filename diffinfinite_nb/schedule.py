@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 from diffusers import DDPMScheduler, DDIMScheduler
+from .core import draw_randn
 
 # %% auto #0
 __all__ = ['SCHEDULE_DEFAULTS', 'noise_scheduler', 'inference_scheduler', 'cfg_combine', 'as_inference_scheduler',
@@ -61,7 +62,7 @@ def sample_patches(model,                                  # network with `null_
     model.eval()
     dev = next(model.parameters()).device
     sched = as_inference_scheduler(scheduler, num_inference_steps)
-    x = torch.randn(shape, generator=generator).to(dev)
+    x = draw_randn(shape, generator, dev)                 # on the generator's device, then where the model is
     lab = torch.as_tensor(class_labels, device=dev).long().reshape(-1).expand(shape[0])
     null = torch.full_like(lab, model.null_label)
     masks = None if masks is None else torch.as_tensor(masks).to(dev).float()
@@ -71,6 +72,6 @@ def sample_patches(model,                                  # network with `null_
         elif guidance_scale == 0.: eps = model(x, tt, null, masks)
         else:
             e = model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([null, lab]), None if masks is None else torch.cat([masks, masks]))
-            eps = cfg_combine(*e.chunk(2), guidance_scale)
-        x = sched.step(eps, t, x, eta=eta, generator=generator).prev_sample
+            eps = cfg_combine(*e.float().chunk(2), guidance_scale)
+        x = sched.step(eps.float(), t, x, eta=eta, generator=generator).prev_sample   # guidance and DDIM in float32
     return x

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_training.ipynb #76abcca0
 from __future__ import annotations
-import copy, hashlib, time
+import copy, hashlib, os, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
@@ -12,6 +12,7 @@ import torch, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 from accelerate import Accelerator
+from accelerate.utils import gather_object
 from diffusers.training_utils import EMAModel
 from .core import *
 from .data import *
@@ -20,8 +21,8 @@ from .schedule import noise_scheduler
 from .folder import save_model_folder
 
 # %% auto #0
-__all__ = ['condition_batch', 'collate', 'TrainConfig', 'one_cycle', 'NonFiniteLossError', 'Trainer', 'plot_losses',
-           'weights_checksum']
+__all__ = ['MIXED_PRECISION', 'condition_batch', 'collate', 'TrainConfig', 'one_cycle', 'resolve_mixed_precision',
+           'NonFiniteLossError', 'Trainer', 'plot_losses', 'weights_checksum']
 
 # %% ../nbs/05_training.ipynb #57871ce4
 def condition_batch(batch: dict, null_label: int, rng: np.random.Generator):
@@ -55,7 +56,7 @@ class TrainConfig:
     ema_decay: float = 0.999          # decay of the EMA copy of the weights
     grad_clip: float = 1.0            # gradient-norm clipping (0: off)
     schedule: dict = field(default_factory=dict)  # overrides of `SCHEDULE_DEFAULTS` (e.g. clip_sample=True in pixel space)
-    mixed_precision: str = 'auto'     # 'auto': bf16 on CUDA, else 'no'
+    mixed_precision: str = 'auto'     # 'auto': what `accelerate launch --mixed_precision` chose, else bf16 on CUDA and 'no' on the CPU
     ckpt_every: int = 0               # 0: only at the end (if out_dir is set)
     out_dir: str|None = None          # folder of checkpoint.pt
     resume: bool = True               # continue from out_dir/checkpoint.pt if it exists
@@ -66,6 +67,14 @@ def one_cycle(opt, lr: float, steps: int, warmup_frac: float = 0.05):
     if steps < 4: return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.)
     w = min(max(1, round(warmup_frac*steps)), steps - 2)
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=(w + 1)/steps)
+
+MIXED_PRECISION = ('no', 'fp16', 'bf16')
+
+def resolve_mixed_precision(mp: str = 'auto') -> str:
+    "'auto': the launcher's choice (`ACCELERATE_MIXED_PRECISION`), else bf16 on CUDA and 'no' elsewhere; an explicit value wins."
+    if mp == 'auto': return os.environ.get('ACCELERATE_MIXED_PRECISION') or ('bf16' if torch.cuda.is_available() else 'no')
+    if mp not in MIXED_PRECISION: raise ValueError(f"mixed precision must be 'auto' or one of {list(MIXED_PRECISION)}, not {mp!r}")
+    return mp
 
 class NonFiniteLossError(FloatingPointError):
     "The loss became NaN or infinite."
@@ -86,9 +95,7 @@ class Trainer:
         if cfg.steps < 1: raise ValueError(f"steps must be positive, got {cfg.steps}")
         self.condition = getattr(model.config, 'conditioning', 'mask')
         if self.condition not in ('mask', 'context'): raise ValueError(f"model conditioning must be 'mask' or 'context', not {self.condition!r}")
-        mp = cfg.mixed_precision
-        if mp == 'auto': mp = 'bf16' if torch.cuda.is_available() else 'no'
-        self.acc = accelerator or Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+        self.acc = accelerator or Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision), cpu=not torch.cuda.is_available())
         self.dataset, self.ae = dataset, (autoencoder or PixelSpace()).to(self.acc.device)
         self.noise = noise_scheduler(**cfg.schedule)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -97,10 +104,17 @@ class Trainer:
         self.ema = EMAModel(self.acc.unwrap_model(self.model).parameters(), decay=cfg.ema_decay)
         self.ema.to(self.acc.device)
         self.step, self.losses, self._perms, self.train_seconds = 0, [], {}, 0.
-        self.rng_state = torch.Generator().manual_seed(_seed_of(cfg.seed, self.acc.process_index, 'stream')).get_state()
+        self.rng_state = self._fresh_streams()
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         if self.out_dir: self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.out_dir and cfg.resume and self.ckpt_path.exists(): self.load_checkpoint(self.ckpt_path)
+
+    def _fresh_streams(self) -> dict:
+        "This process's own random streams (CPU, and CUDA when training there), seeded by (seed, process index)."
+        seed = _seed_of(self.cfg.seed, self.acc.process_index, 'stream')
+        s = dict(cpu=torch.Generator().manual_seed(seed).get_state())
+        if self.acc.device.type == 'cuda': s['cuda'] = torch.Generator(self.acc.device).manual_seed(seed).get_state()
+        return s
 
     @property
     def ckpt_path(self): return self.out_dir/'checkpoint.pt' if self.out_dir else None
@@ -161,16 +175,17 @@ class Trainer:
         "One optimisation step; raises `NonFiniteLossError` (before touching the weights) on a NaN/inf loss."
         self.model.train()
         batch = self.get_batch(self.step)
-        devices = [self.acc.device] if self.acc.device.type == 'cuda' else []
-        with torch.random.fork_rng(devices=devices):            # the trainer's own stream (dropout), saved in checkpoints
-            torch.set_rng_state(self.rng_state)
+        cuda = self.acc.device.type == 'cuda'
+        with torch.random.fork_rng(devices=[self.acc.device] if cuda else []):   # the trainer's own streams (dropout), saved in checkpoints
+            torch.set_rng_state(self.rng_state['cpu'])
+            if cuda: torch.cuda.set_rng_state(self.rng_state['cuda'], self.acc.device)
             loss = self.loss_on(batch, self.step)
             if not torch.isfinite(loss):
                 last = f"the last good checkpoint is {self.ckpt_path}" if self.ckpt_path and self.ckpt_path.exists() else "no checkpoint was written yet"
                 raise NonFiniteLossError(f"loss is {loss.item()} at step {self.step}: training stopped; {last}")
             self.opt.zero_grad(set_to_none=True)
             self.acc.backward(loss)
-            self.rng_state = torch.get_rng_state()
+            self.rng_state = dict(cpu=torch.get_rng_state(), **({'cuda': torch.cuda.get_rng_state(self.acc.device)} if cuda else {}))
         if self.cfg.grad_clip: self.acc.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.opt.step(); self.lr_sched.step()
         self.ema.step(self.unwrapped.parameters())
@@ -194,15 +209,17 @@ class Trainer:
         return self
 
     def state_dict(self) -> dict:
+        "The whole training state; `rng` holds the random streams of every process (gathered: call it on all of them)."
         return dict(model=self.unwrapped.state_dict(), ema=self.ema.state_dict(), optimizer=self.opt.state_dict(),
                     lr_sched=self.lr_sched.state_dict(), step=self.step, losses=list(self.losses), config=asdict(self.cfg), train_seconds=self.train_seconds,
-                    rng=self.rng_state)
+                    rng=gather_object([self.rng_state]))          # every process's streams, by process index
 
     def save_checkpoint(self, path=None):
         "Write the whole training state atomically (main process only)."
         path = Path(path or self.ckpt_path)
+        sd = self.state_dict()                                  # on every process: it gathers their random streams
+        if self.acc.is_main_process: atomic_torch_save(sd, path)
         self.acc.wait_for_everyone()
-        if self.acc.is_main_process: atomic_torch_save(self.state_dict(), path)
         return path
 
     def load_checkpoint(self, path):
@@ -214,7 +231,13 @@ class Trainer:
         self.unwrapped.load_state_dict(sd['model'])
         self.ema.load_state_dict(sd['ema']); self.ema.to(self.acc.device)
         self.opt.load_state_dict(sd['optimizer']); self.lr_sched.load_state_dict(sd['lr_sched'])
-        self.step, self.losses, self.rng_state = sd['step'], list(sd['losses']), sd['rng']
+        self.step, self.losses = sd['step'], list(sd['losses'])
+        rng, r = sd['rng'], self.acc.process_index
+        if not isinstance(rng, list): rng = [dict(cpu=rng)]                       # checkpoints of earlier versions: rank 0's CPU stream
+        if len(rng) != self.acc.num_processes:
+            raise ValueError(f"{path} was written by {len(rng)} processes, this run has {self.acc.num_processes}: "
+                             "resume with the same number of processes, or use a new output folder")
+        self.rng_state = {**self._fresh_streams(), **rng[r]}
         self.train_seconds = float(sd.get('train_seconds', 0.))         # absent in checkpoints of earlier versions
         return self
 

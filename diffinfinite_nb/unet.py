@@ -67,7 +67,7 @@ class MaskAttention(nn.Module):
         m = resize_mask(m, (H, W))
         q = self.q(h) + m*self.q_cls(cemb)[..., None, None] + self.q_mask(m)
         k, v = self.kv(h).chunk(2, 1)
-        sh = lambda t: t.reshape(B, self.heads, C//self.heads, H*W).transpose(-1, -2)
+        sh = lambda t: t.reshape(B, self.heads, C//self.heads, H*W).transpose(-1, -2).contiguous()   # [B, heads, HW, d]: fused kernels need stride 1 in d
         a = F.scaled_dot_product_attention(sh(q), sh(k), sh(v))
         return x + self.out(a.transpose(-1, -2).reshape(B, C, H, W))
 
@@ -148,18 +148,20 @@ class DiffInfiniteUNet(ModelMixin, ConfigMixin):
     def forward(self, x: torch.Tensor, t, class_labels: torch.Tensor, mask: torch.Tensor|None = None) -> torch.Tensor:
         "Noise prediction for `x` `[B, C, H, W]`, timesteps `t`, labels `[B]` (null: `self.null_label`), masks `[B, H, W]`."
         B, _, H, W = x.shape
-        k = self.size_multiple
+        k, dtype = self.size_multiple, self.init.weight.dtype      # inputs enter in the weights' dtype (fp32, bf16 or fp16)
         if H % k or W % k: raise ValueError(f"input size {H}x{W} must be a multiple of {k}")
+        x = x.to(dtype)
         t = torch.as_tensor(t, device=x.device).expand(B) if torch.as_tensor(t).ndim == 0 else torch.as_tensor(t, device=x.device)
-        class_labels = torch.as_tensor(class_labels, device=x.device).long().reshape(-1).expand(B)
-        if (class_labels < 0).any() or (class_labels > self.null_label).any():
+        class_labels = torch.as_tensor(class_labels)
+        if class_labels.device.type == 'cpu' and ((class_labels < 0).any() or (class_labels > self.null_label).any()):   # no device sync
             raise ValueError(f"class labels must be in 0..{self.null_label} ({self.null_label} = null label)")
+        class_labels = class_labels.to(x.device).long().reshape(-1).expand(B)
         if self.config.conditioning == 'mask':
             if mask is None: mask = torch.zeros(B, H, W, device=x.device)
             if mask.shape[-2:] != (H, W): raise ValueError(f"mask size {tuple(mask.shape[-2:])} differs from input size {(H, W)}")
-            m = mask.reshape(B, 1, H, W).to(x.dtype)*(class_labels != self.null_label).to(x.dtype)[:, None, None, None]
+            m = mask.reshape(B, 1, H, W).to(x.device, dtype)*(class_labels != self.null_label).to(dtype)[:, None, None, None]
         else: m = None
-        temb = self.time_mlp(timestep_embedding(t, self.config.base_channels).to(x.dtype))
+        temb = self.time_mlp(timestep_embedding(t, self.config.base_channels).to(dtype))
         cemb = self.class_emb(class_labels)
         h = self.init(x); hs = [h]
         for blk in self.down:
