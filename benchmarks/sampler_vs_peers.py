@@ -29,6 +29,7 @@ from slide_memory import PeakAnon
 from scaling import layout_of
 
 PATCH, STRIDE, STEPS, OMEGA = 64, 8, 1, 2.
+DEVICE = os.environ.get('DEVICE', 'cpu')           # DEVICE=cuda: every method on the GPU (benchmarks/gpu_check.py), results beside the CPU ones
 MEASURED = {'random patch': (128, 256, 512), 'random patch, paper placement': (128, 256, 512), 'original': (128, 256, 512), 'panorama (diffusers)': (128, 256),
             'panorama rule, our U-Net': (128,)}   # the other window runs are extrapolated (below)
 
@@ -38,10 +39,10 @@ def ours(n, method):
     from diffinfinite_nb.sampling import random_patch_sample, sliding_window_sample
     from diffinfinite_nb.schedule import inference_scheduler
     from diffinfinite_nb.core import make_generator
-    torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
+    torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval().to(DEVICE)
     lay = layout_of(n)
     inference_scheduler(None, STEPS)                      # first use imports diffusers' schedulers: not part of the timing
-    with torch.no_grad(): net(torch.randn(2, 4, PATCH, PATCH), torch.tensor([1, 1]), torch.tensor([1, 1]), torch.ones(2, PATCH, PATCH))
+    with torch.no_grad(): net(torch.randn(2, 4, PATCH, PATCH, device=DEVICE), torch.tensor([1, 1]), torch.tensor([1, 1]), torch.ones(2, PATCH, PATCH, device=DEVICE))
     if method.startswith('random patch'):
         placement = 'random' if method.endswith('paper placement') else 'grid'
         return lambda: random_patch_sample(net, lay, STEPS, OMEGA, PATCH, generator=make_generator(0), crop_batch_size=16,
@@ -58,16 +59,17 @@ def original(net, lay, n):
     from diffinfinite_nb.schedule import inference_scheduler, cfg_combine
     from diffinfinite_nb.core import make_generator
     g, sched, nfe = make_generator(0), inference_scheduler(None, STEPS), 0
-    x = torch.randn((1, 4, n, n), generator=g)
+    x = torch.randn((1, 4, n, n), generator=g).to(DEVICE)
+    lay = lay.to(DEVICE)
     with torch.no_grad():
         for t in sched.timesteps:
-            new, written = x.clone(), torch.zeros(n, n, dtype=torch.bool)
+            new, written = x.clone(), torch.zeros(n, n, dtype=torch.bool, device=DEVICE)
             for y, x0 in choose_crops(n, n, PATCH, PATCH, g):
                 lc, xc = lay[y:y + PATCH, x0:x0 + PATCH], x[..., y:y + PATCH, x0:x0 + PATCH]
                 eps = torch.zeros_like(xc)
                 for c in [int(v) for v in lc.unique()]:        # every label present, unknown (0) included
                     m = (lc == c).float()[None]
-                    e = net(torch.cat([xc, xc]), t.expand(2), torch.tensor([net.null_label, c if c else net.null_label]),
+                    e = net(torch.cat([xc, xc]), t.expand(2).to(DEVICE), torch.tensor([net.null_label, c if c else net.null_label], device=DEVICE),
                             torch.cat([torch.zeros_like(m), m]))
                     nfe += 2
                     eps = torch.where(m.bool(), cfg_combine(e[:1], e[1:], OMEGA), eps)
@@ -90,11 +92,12 @@ def panorama(n):
                         latent_channels=4, norm_num_groups=4, layers_per_block=1)
     pipe = StableDiffusionPanoramaPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=DDIMScheduler(),
                                            safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
+    pipe = pipe.to(DEVICE); pipe.set_progress_bar_config(disable=True)
     rows = [0]
     unet.register_forward_pre_hook(lambda m, a: rows.__setitem__(0, rows[0] + a[0].shape[0]))
     emb = torch.randn(1, 8, 32, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad(): unet(torch.randn(2, 4, PATCH, PATCH), torch.tensor([1, 1]), encoder_hidden_states=torch.cat([emb, emb]))   # warm-up
+    emb = emb.to(DEVICE)
+    with torch.no_grad(): unet(torch.randn(2, 4, PATCH, PATCH, device=DEVICE), torch.tensor([1, 1], device=DEVICE), encoder_hidden_states=torch.cat([emb, emb]))   # warm-up
     rows[0] = 0
     def go():
         pipe(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb), height=8*n, width=8*n, num_inference_steps=STEPS,
@@ -107,20 +110,24 @@ def one(method, n):
     torch.set_num_threads(int(os.environ.get('THREADS', '2')))
     go = panorama(n) if method == 'panorama (diffusers)' else ours(n, method)      # models built and warmed up, untimed
     with PeakAnon() as pk:
-        t0 = time.time(); nfe = go(); dt = time.time() - t0
+        t0 = time.time(); nfe = go()
+        if DEVICE.startswith('cuda'): torch.cuda.synchronize()
+        dt = time.time() - t0
     return dict(method=method, latent=n, image=8*n, nfe=nfe, nfe_per_step=nfe/STEPS, seconds=dt, peak_anon_mib=pk.peak)
 
 METHODS = ['random patch', 'random patch, paper placement', 'original', 'panorama (diffusers)', 'panorama rule, our U-Net']
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--one', nargs=2); ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--sizes', type=int, nargs='+', help='latent sizes (default 128 256 512; --quick: 128)')
     a = ap.parse_args()
     if a.one: print(json.dumps(one(a.one[0], int(a.one[1])))); sys.exit()
     t_all, rows = time.time(), []
-    for n in ([128] if a.quick else [128, 256, 512]):
+    for n in (a.sizes or ([128] if a.quick else [128, 256, 512])):
         for m in METHODS:
             if n not in MEASURED[m]:
-                prev = next(r for r in rows[::-1] if r['method'] == m)
+                prev = next((r for r in rows[::-1] if r['method'] == m), None)
+                if prev is None: continue                   # nothing measured to extrapolate from (--sizes)
                 if m == 'panorama (diffusers)':
                     from diffusers import StableDiffusionPanoramaPipeline
                     nfe = 2*STEPS*len(StableDiffusionPanoramaPipeline.get_views(None, 8*n, 8*n, window_size=PATCH, stride=STRIDE))
@@ -144,8 +151,9 @@ if __name__ == '__main__':
         r['nfe_ratio'], r['time_ratio'] = r['nfe']/base['nfe'], r['seconds']/base['seconds']
         print(f"{r['image']:>5}² {r['method']:>30} {r['nfe_per_step']:>9.0f} {r['seconds']:>6.1f} s {r['peak_anon_mib']:>5.0f} MiB "
               f"{r['nfe_ratio']:>9.1f}x {r['time_ratio']:>10.1f}x" + ('  extrapolated' if r['extrapolated'] else ''))
-    res = dict(machine=dict(cpu=platform.machine(), threads=os.cpu_count()), steps=STEPS, patch=PATCH, stride=STRIDE, guidance=OMEGA,
+    res = dict(machine=dict(cpu=platform.machine(), threads=os.cpu_count(), device=DEVICE), steps=STEPS, patch=PATCH, stride=STRIDE, guidance=OMEGA,
                rows=rows, seconds=round(time.time() - t_all))
-    out = HERE/'results'/('sampler_vs_peers_quick.json' if a.quick else 'sampler_vs_peers.json'); out.parent.mkdir(exist_ok=True)
+    name = 'sampler_vs_peers' + ('_quick' if a.quick else '') + ('' if DEVICE == 'cpu' else f'_{DEVICE.split(":")[0]}')
+    out = HERE/'results'/f'{name}.json'; out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     print(f"\n{out.name} written ({res['seconds']} s); ratios are to the random-patch sampler (default placement) at the same size")

@@ -14,9 +14,9 @@ from accelerate import PartialState
 from .core import atomic_path, make_generator
 from .data import (ClassTable, EpochSubset, SyntheticTissue, SemiSupervisedDataset, SYNTH_CLASSES, TISSUE_CLASSES, EBHI_SUBTYPES, load_mask,
                                   read_wsss4luad, read_ebhi, read_folder, PatchDataset)
-from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure_latent_stats, build_latent_cache
+from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure_latent_stats, build_latent_cache, merge_latent_shards
 from .unet import DiffInfiniteUNet, unet_config
-from .training import Trainer, TrainConfig, weights_checksum
+from .training import Trainer, TrainConfig, weights_checksum, MIXED_PRECISION
 from .folder import read_folder_meta, load_model_folder, record_share_shift
 from .layouts import MaskMapDataset, fit_share_shift
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
@@ -26,8 +26,9 @@ from .wsi import Slide, SlidePatches, annotation_layout, is_slide_data, open_ann
 from .evaluation import evaluate_folders
 
 # %% auto #0
-__all__ = ['resolve_device', 'parse_size', 'sample_slide', 'records_of', 'parse_class_map', 'slide_patches', 'cache_latents',
-           'calibrate_shares', 'train_mask', 'folder_info', 'main', 'train_cli', 'generate_cli', 'evaluate_cli']
+__all__ = ['DTYPES', 'resolve_device', 'resolve_dtype', 'parse_size', 'sample_slide', 'records_of', 'parse_class_map',
+           'slide_patches', 'cache_latents', 'calibrate_shares', 'train_mask', 'folder_info', 'main', 'train_cli',
+           'generate_cli', 'evaluate_cli']
 
 # %% ../nbs/13_cli.ipynb #872c77d7
 def resolve_device(device: str = 'auto') -> torch.device:
@@ -37,6 +38,14 @@ def resolve_device(device: str = 'auto') -> torch.device:
     except RuntimeError: raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {device!r}: CUDA is not available here")
     return dev
+
+DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+def resolve_dtype(dtype: str = 'auto', device='cpu') -> torch.dtype:
+    "The weights' dtype named by a `--dtype` flag: 'auto' (bf16 on CUDA, fp32 elsewhere), 'fp32', 'bf16' or 'fp16'."
+    if dtype == 'auto': return torch.bfloat16 if torch.device(device).type == 'cuda' else torch.float32
+    if dtype not in DTYPES: raise ValueError(f"unknown dtype {dtype!r}: use 'auto', 'fp32', 'bf16' or 'fp16'")
+    return DTYPES[dtype]
 
 # %% ../nbs/13_cli.ipynb #36208b7d
 def _outputs(out: Path) -> list:
@@ -55,7 +64,8 @@ def parse_size(size) -> tuple:
 
 def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=None, steps: int = 20, guidance: float = 2.,
                  mask_steps: int = 25, patch: int|None = None, crop_batch_size: int = 64, mpp: float = DEFAULT_MPP,
-                 overwrite: bool = False, seed: int = 0, device: str = 'auto', progress: bool = True, placement: str = 'grid') -> dict:
+                 overwrite: bool = False, seed: int = 0, device: str = 'auto', progress: bool = True, placement: str = 'grid',
+                 dtype: str = 'auto', decode_batch_size: int = 4) -> dict:
     "The main job: an image and its class mask from a layout or a size, written as whole-slide files; returns the paths."
     t0, out = time.time(), Path(out)
     if out.suffix.lower() not in ('.tif', '.tiff'): raise ValueError(f"unknown output suffix {out.suffix!r}: the whole-slide output is a .tif")
@@ -74,12 +84,13 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     classes = ClassTable.from_json(read_folder_meta(path/'image')['classes'])
     lay = load_layout(layout, classes) if layout is not None else None
     hw = parse_size(size) if size is not None else lay.shape
-    pipe = DiffInfinitePipeline.from_pretrained(path, device=dev)
+    pipe = DiffInfinitePipeline.from_pretrained(path, device=dev, dtype=resolve_dtype(dtype, dev))
     if lay is None: pipe.check_size(hw)
     with tempfile.TemporaryDirectory(dir=folder, prefix=f'.{out.name}.') as work:
         canvas = np.lib.format.open_memmap(Path(work)/'image.npy', 'w+', np.uint8, (*hw, 3)) if st.is_main_process else None
         res = pipe(layout=lay, size=None if lay is not None else hw, context=context, num_inference_steps=steps, guidance_scale=guidance,
                    mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, placement=placement, generator=make_generator(seed),
+                   decode_batch_size=decode_batch_size,
                    out=canvas, output_type='np' if st.is_main_process else 'latent',
                    group=group, progress=progress and st.is_main_process)
         if not st.is_main_process: return {}                # the others helped sample; the main process decodes and writes
@@ -124,7 +135,7 @@ class _Passes(torch.utils.data.Dataset):
 
 def cache_latents(data: str, out, size: int = 128, crops: int = 16, autoencoder: str = 'taef2', seed: int = 0, device: str = 'auto',
                   progress: bool = True, mpp: float = DEFAULT_MPP, slide_mpp: float|None = None, class_map=None, unknown: str = 'error',
-                  min_tissue: float = 0.5) -> Path:
+                  min_tissue: float = 0.5, dtype: str = 'auto', rank: int = 0, world: int = 1, merge: bool = True) -> Path:
     "Encode `crops` random `size`-px crops per image (per grid patch of slides, at `mpp`) of `data` into a latent cache at `out`."
     if size % 8: raise ValueError(f"--size must be a multiple of 8 (the autoencoder factor), got {size}")
     dev = resolve_device(device)
@@ -136,9 +147,14 @@ def cache_latents(data: str, out, size: int = 128, crops: int = 16, autoencoder:
         recs = records_of(data)
         stats_ds = PatchDataset(recs, size, seed=seed + 10_000)
         full = torch.utils.data.ConcatDataset([PatchDataset(recs, size, seed=seed + s, validate=(s == 0)) for s in range(crops)])
-    ae = TAEF2.from_pretrained(device=dev) if autoencoder == 'taef2' else DiffusersVAE.from_pretrained(device=dev)
-    ae.set_stats(*measure_latent_stats(ae, stats_ds, n=min(len(stats_ds), 512), progress=progress))
-    return build_latent_cache(ae, full, out, batch_size=16, progress=progress)
+    dt = resolve_dtype(dtype, dev)
+    ae = TAEF2.from_pretrained(device=dev, dtype=dt) if autoencoder == 'taef2' else DiffusersVAE.from_pretrained(device=dev, dtype=dt)
+    stats = list(measure_latent_stats(ae, stats_ds, n=min(len(stats_ds), 512), seed=seed, progress=progress and rank == 0))
+    if world > 1:                                       # every process normalises with the main process's statistics
+        from accelerate.utils import broadcast_object_list
+        stats = broadcast_object_list([s.cpu() for s in stats], from_process=0)
+    ae.set_stats(*stats)
+    return build_latent_cache(ae, full, out, batch_size=16, progress=progress and rank == 0, rank=rank, world=world, merge=merge)
 
 def calibrate_shares(folder, maps, rounds: int = 6, n: int = 128, seed: int = 0, progress: bool = True) -> dict:
     "Fit and record in `folder` the class-share calibration (`fit_share_shift`) of each context towards its training maps' shares."
@@ -209,6 +225,8 @@ def _parser():
     def common(q):
         q.add_argument('--seed', type=int, default=0, help='seed of all randomness (default 0)')
         q.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'")
+    def dtype(q, what='the models'):
+        q.add_argument('--dtype', default='auto', choices=['auto', *DTYPES], help=f"precision of {what}: 'auto' (bf16 on CUDA, fp32 on the CPU), fp32, bf16 or fp16")
     def slides(q, size=128, crops=16):
         g = q.add_argument_group('patches and slides', 'slides: a folder of slides with <slide>.geojson or <slide>_labels.tif beside, or a .csv table')
         g.add_argument('--mpp', type=float, default=DEFAULT_MPP, help=f'microns per pixel of the patches (default {DEFAULT_MPP})')
@@ -232,8 +250,9 @@ def _parser():
     s.add_argument('--crop-batch-size', type=int, default=64, help='model evaluations per batch (default 64)')
     s.add_argument('--placement', default='grid', choices=['grid', 'random'], help="crops of a randomly shifted grid (default) or around random pixels (the paper's)")
     s.add_argument('--mpp', type=float, default=DEFAULT_MPP, help=f'microns per pixel written into the files (default {DEFAULT_MPP})')
+    s.add_argument('--decode-batch-size', type=int, default=4, help='tiles per decoder call (default 4; larger on a GPU)')
     s.add_argument('--overwrite', action='store_true', help='replace existing output files')
-    common(s)
+    common(s); dtype(s)
     t = sub.add_parser('train', help='train an image model (Alg. 1, on a latent cache) or a mask model (on masks), resumable')
     t.add_argument('--kind', default='image', choices=['image', 'mask'], help='image model (default) or mask model')
     t.add_argument('--data', default='synthetic', help="image: 'synthetic', a latent cache from `diffinfinite cache` or slides (cached into OUT/latents.safetensors first); mask: 'wsss4luad', 'ebhi', a folder or slides")
@@ -246,14 +265,17 @@ def _parser():
     t.add_argument('--ckpt-every', type=int, default=500); t.add_argument('--stop-at', type=int)
     t.add_argument('--calibrate', type=int, default=0, metavar='ROUNDS',
                    help="mask models: fit the class-share calibration towards the training maps' shares in ROUNDS rounds of 128 samples (default 0: none)")
-    common(t); slides(t, crops=4)
+    t.add_argument('--mixed-precision', choices=['auto', *MIXED_PRECISION], default='auto',
+                   help="autocast of training: 'auto' (what `accelerate launch --mixed_precision` chose, else bf16 on CUDA and no on the CPU), no, fp16 or bf16")
+    common(t); dtype(t, 'the autoencoder encoding slides'); slides(t, crops=4)
     c = sub.add_parser('cache', help='encode random crops of a data set into a latent cache')
     c.add_argument('data', help="'wsss4luad', 'ebhi', a folder of images with _mask.png files, or slides (a folder or a .csv table)")
     c.add_argument('--out', required=True, help='the .safetensors cache to write')
-    common(c); slides(c)
+    common(c); dtype(c, 'the autoencoder'); slides(c)
     e = sub.add_parser('evaluate', help='FID, KID, precision, recall, authenticity (C_T) of a folder against real images')
     e.add_argument('real'); e.add_argument('fake'); e.add_argument('--test'); e.add_argument('--size', type=int)
     e.add_argument('--out', help='write the metrics as JSON')
+    e.add_argument('--device', default='auto', help="where Inception runs: 'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N' (always float32, as FID is defined)")
     i = sub.add_parser('info', help='what a model or pipeline folder holds')
     i.add_argument('path', nargs='?', help='model or pipeline folder (default: the bundled pipeline)')
     return p
@@ -268,7 +290,7 @@ def main(argv=None) -> int:
     try:
         if a.command == 'sample':
             sample_slide(a.out, a.layout, a.size, a.context, a.model, a.steps, a.guidance, a.mask_steps, a.patch, a.crop_batch_size,
-                         a.mpp, a.overwrite, a.seed, a.device, placement=a.placement)
+                         a.mpp, a.overwrite, a.seed, a.device, placement=a.placement, dtype=a.dtype, decode_batch_size=a.decode_batch_size)
         elif a.command == 'train' and a.kind == 'mask':
             train_mask(a.data, a.out, a.steps, a.batch_size, a.lr, a.p_unc, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
                        mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes, config=a.config,
@@ -277,17 +299,21 @@ def main(argv=None) -> int:
             data = a.data
             if is_slide_data(data):                             # slides: encode them once, then train on the cache
                 data = Path(a.out)/'latents.safetensors'
-                with PartialState().main_process_first():      # under `accelerate launch`, one process encodes, the others wait
-                    if not data.exists(): cache_latents(a.data, data, a.size, a.crops, a.autoencoder, a.seed, a.device, True, a.mpp,
-                                                        a.slide_mpp, a.class_map, a.unknown_classes, a.min_tissue)
+                st = PartialState()                             # under `accelerate launch`: every process encodes its share of the shards
+                if not data.exists():
+                    cache_latents(a.data, data, a.size, a.crops, a.autoencoder, a.seed, a.device if st.num_processes == 1 else str(st.device), True, a.mpp,
+                                  a.slide_mpp, a.class_map, a.unknown_classes, a.min_tissue, a.dtype, st.process_index, st.num_processes, merge=False)
+                    st.wait_for_everyone()
+                    if st.is_main_process: merge_latent_shards(data)
+                st.wait_for_everyone()
             train_cli.__wrapped__(str(data), a.unlabelled, a.out, a.config, a.base_channels, a.steps, a.batch_size, a.lr, a.p_unc, a.seed,
-                                  a.ckpt_every, a.stop_at)
+                                  a.ckpt_every, a.stop_at, a.mixed_precision)
         elif a.command == 'cache':
             p = cache_latents(a.data, a.out, a.size, a.crops, a.autoencoder, a.seed, a.device, True, a.mpp, a.slide_mpp,
-                              a.class_map, a.unknown_classes, a.min_tissue)
+                              a.class_map, a.unknown_classes, a.min_tissue, a.dtype)
             n = LatentDataset(p)
             print(f"{p}: {len(n)} latents, {int(n.labelled.sum())} labelled")
-        elif a.command == 'evaluate': evaluate_cli.__wrapped__(a.real, a.fake, a.test, a.size, 3, 100, a.out)
+        elif a.command == 'evaluate': evaluate_cli.__wrapped__(a.real, a.fake, a.test, a.size, 3, 100, a.out, a.device)
         elif a.command == 'info': print(folder_info(a.path or BUNDLED_PIPELINE))
     except KeyboardInterrupt:
         print(f"diffinfinite {a.command}: interrupted; no output written", file=sys.stderr); return 130
@@ -311,6 +337,7 @@ def train_cli(
     seed: int = 0,                      # fixes initialisation, batches, timesteps and noise
     ckpt_every: int = 500,              # checkpoint every this many steps (0: only at the end)
     stop_at: int = None,                # stop (with a checkpoint) after this many steps, e.g. before a wall-time limit
+    mixed_precision: str = 'auto',      # 'auto' (the launcher's choice, else bf16 on CUDA), 'no', 'fp16' or 'bf16'
 ):
     "Train a DiffInfinite image model (resumes from `out/checkpoint.pt` if present) and export its model folder."
     if data == 'synthetic':
@@ -332,7 +359,7 @@ def train_cli(
     mix = SemiSupervisedDataset(lab, unl, p_unc=p_unc, length=len(lab) + len(unl), seed=seed)
     torch.manual_seed(seed)
     tr = Trainer(DiffInfiniteUNet(**cfg), mix, TrainConfig(steps=steps, batch_size=batch_size, lr=lr, out_dir=out, seed=seed,
-                                                            ckpt_every=ckpt_every, schedule=schedule))
+                                                            ckpt_every=ckpt_every, schedule=schedule, mixed_precision=mixed_precision))
     tr.fit(stop_at)
     Path(out, f'weights_rank{tr.acc.process_index}.sha256').write_text(weights_checksum(tr.unwrapped))
     if tr.acc.is_main_process:
@@ -376,9 +403,10 @@ def evaluate_cli(
     k: int = 3,                         # neighbours of the precision/recall manifolds
     kid_subset_size: int = 100,         # KID subset size (capped at the set sizes)
     out: str = None,                    # write the metrics to this JSON file
+    device: str = 'auto',               # where Inception runs: 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N'
 ):
     "Evaluate a folder of generated images against a folder of real ones: FID, KID, precision, recall, authenticity, C_T."
-    res = evaluate_folders(real, fake, test, size=size, k=k, kid_subset_size=kid_subset_size)
+    res = evaluate_folders(real, fake, test, size=size, k=k, kid_subset_size=kid_subset_size, device=resolve_device(device))
     txt = json.dumps({k: float(v) for k, v in res.items()}, indent=1)
     if out:
         with atomic_path(out) as tmp: Path(tmp).write_text(txt)

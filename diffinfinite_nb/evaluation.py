@@ -92,10 +92,13 @@ def _offline_extractor(layer: str = '2048'):
     return OfflineInceptionV3(INCEPTION_OFFLINE, [layer])
 
 @torch.no_grad()
-def inception_features(images_uint8: torch.Tensor, batch_size: int = 16, layer: str = '2048', progress: bool = False) -> torch.Tensor:
-    "Pool3 (or another `layer`) features `[N, d]` of uint8 images `[N, 3, H, W]` with the offline Inception-v3."
-    fe = _offline_extractor(layer)
-    out = [fe(images_uint8[i:i + batch_size])[0] for i in tqdm(range(0, len(images_uint8), batch_size), disable=not progress, desc='inception')]
+def inception_features(images_uint8: torch.Tensor, batch_size: int = 16, layer: str = '2048', progress: bool = False,
+                       device=None) -> torch.Tensor:   # where the extractor runs (default: CUDA if available); float32, as FID defines it
+    "Pool3 (or another `layer`) features `[N, d]` (on the CPU) of uint8 images `[N, 3, H, W]` with the offline Inception-v3."
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    fe = _offline_extractor(layer).to(device)
+    out = [fe(images_uint8[i:i + batch_size].to(device))[0].cpu()
+           for i in tqdm(range(0, len(images_uint8), batch_size), disable=not progress, desc='inception')]
     return torch.cat(out)
 
 # %% ../nbs/12_evaluation.ipynb #2d8f0951
@@ -202,9 +205,9 @@ def load_folder(path, size: int|None = None, limit: int|None = None) -> torch.Te
     return torch.stack(out)
 
 def evaluate_folders(real_dir, fake_dir, test_dir=None, size: int|None = None, k: int = 3, kid_subset_size: int = 100,
-                     n_cells: int = 5, progress: bool = True) -> dict:
+                     n_cells: int = 5, progress: bool = True, device=None) -> dict:
     "`METRICS` of a folder of generated images against real ones (and C_T against held-out `test_dir`)."
-    feats = lambda d: inception_features(load_folder(d, size), progress=progress)
+    feats = lambda d: inception_features(load_folder(d, size), progress=progress, device=device)
     return feature_metrics(feats(real_dir), feats(fake_dir), None if test_dir is None else feats(test_dir), k, kid_subset_size, n_cells)
 
 # %% ../nbs/12_evaluation.ipynb #7a2b5e60

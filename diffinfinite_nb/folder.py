@@ -44,9 +44,12 @@ class ModelFolder:
     sample_size: int|None = None                       # latent side of the training crops (None: not recorded)
     share_shift: dict|None = None                      # mask models: class-share calibration (`fit_share_shift`), per context
     _ae: object = field(default=None, repr=False)
-    def load_autoencoder(self, device=None, dtype=torch.float32):
-        "The latent space the model lives in, with its statistics (loaded once, on the model's device by default)."
-        device = device or next(self.model.parameters()).device
+    def load_autoencoder(self, device=None, dtype=None):
+        "The latent space the model lives in, with its statistics (loaded once; by default on the model's device and in its dtype)."
+        p = next(self.model.parameters())
+        device = torch.device(device or p.device)
+        if dtype is None:                              # the model's dtype, but CPUs have no fast fp16 convolutions (~100x slower)
+            dtype = torch.float32 if p.dtype == torch.float16 and device.type == 'cpu' else p.dtype
         if self._ae is None: self._ae = load_autoencoder(self.autoencoder, device=device, dtype=dtype)
         return self._ae.to(device)
     def scheduler(self, num_inference_steps: int = 50):

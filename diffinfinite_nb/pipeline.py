@@ -76,6 +76,7 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                    crop_batch_size: int = 64,              # model evaluations per batch
                    placement: str = 'grid',                # Alg. 2's crops: a randomly shifted grid, or 'random' (around random pixels)
                    tile: int = 32,                         # latent tile size of the Hann-window decoder
+                   decode_batch_size: int = 4,             # tiles per decoder call (larger on a GPU)
                    out=None,                               # `(H, W, 3)` array to decode into (float [0, 1] or uint8)
                    callback=None,                          # called as `callback(step, timestep, latent)` after each step
                    decode: bool = True,                    # False: return the latent `[1, C, h, w]` instead of the image
@@ -92,7 +93,7 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
                                   group=group, progress=progress)
     if not decode: return z, lat, info
     t = min(tile, *lat.shape); t -= t % 2
-    img = decode_tiled(ae.decode, z[0].cpu(), tile=t, factor=ae.downsample, out=out, progress=progress)
+    img = decode_tiled(ae.decode, z[0], tile=t, factor=ae.downsample, out=out, batch_size=decode_batch_size, progress=progress)
     return img, lat, info
 
 # %% ../nbs/11_pipeline.ipynb #211b794a
@@ -140,8 +141,10 @@ class DiffInfinitePipeline:
         self.classes, self.autoencoder = image.classes, image.load_autoencoder()
 
     @classmethod
-    def from_pretrained(cls, path=None, device='cpu', dtype=torch.float32):
-        "Load a pipeline folder (`image/`, and `mask/` if it has one); no `path`: the bundled lung pipeline."
+    def from_pretrained(cls, path=None, device='cpu', dtype=None, torch_dtype=None):
+        "Load a pipeline folder (`image/`, and `mask/` if it has one; no `path`: the bundled lung pipeline) in `dtype` (or diffusers' `torch_dtype`)."
+        if dtype is not None and torch_dtype is not None and dtype != torch_dtype: raise ValueError("give dtype or torch_dtype, not both")
+        dtype = dtype or torch_dtype or torch.float32
         path = Path(path) if path is not None else BUNDLED_PIPELINE
         if not path.is_dir(): raise FileNotFoundError(f"pipeline folder {path} not found")
         if not (path/'image').is_dir(): raise FileNotFoundError(f"{path} is not a pipeline folder: image/ (a model folder) is missing")
@@ -183,6 +186,7 @@ class DiffInfinitePipeline:
                  crop_batch_size: int = 64,            # model evaluations per batch
                  placement: str = 'grid',              # Alg. 2's crops: a randomly shifted grid, or 'random' (around random pixels)
                  tile: int = 32,                       # latent tile size of the Hann decoder
+                 decode_batch_size: int = 4,           # tiles per decoder call (larger on a GPU)
                  generator=None,                       # the source of all randomness
                  output_type: str = 'np',              # 'np', 'pil' or 'latent'
                  callback_on_step_end=None,            # called as `f(pipe, step, timestep, {'latents': x})` after each step
@@ -208,7 +212,7 @@ class DiffInfinitePipeline:
         cb = None if callback_on_step_end is None else (lambda i, t, x: callback_on_step_end(self, i, t, {'latents': x}))
         mask = np.repeat(np.repeat(lat.numpy().astype(np.uint8), f, 0), f, 1)     # what the image model is asked to paint
         image, _, info = generate_image(self.image, mask, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                        patch=patch, generator=generator, crop_batch_size=crop_batch_size, placement=placement, tile=tile, out=out,
+                                        patch=patch, generator=generator, crop_batch_size=crop_batch_size, placement=placement, tile=tile, decode_batch_size=decode_batch_size, out=out,
                                         callback=cb, decode=output_type != 'latent', group=group, progress=progress)
         if output_type == 'pil': image = Image.fromarray(image if image.dtype == np.uint8 else (np.clip(image, 0, 1)*255).round().astype(np.uint8))
         return DiffInfiniteOutput(image, mask, lat.numpy().astype(np.uint8), info)
