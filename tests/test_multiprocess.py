@@ -30,6 +30,18 @@ def test_accelerate_two_cpu_processes_hold_identical_weights(tmp_path):
     assert sums[0] == sums[1], sums                # different batches per rank, all-reduced gradients: same weights
     assert _ck(tmp_path)['step'] == 2, _ck(tmp_path)['step']
 
+def test_resumed_two_process_run_equals_an_uninterrupted_one(tmp_path):
+    "Each process's random streams are checkpointed: a 2-process run stopped and resumed gives the uninterrupted run's losses and weights."
+    a, b = tmp_path/'a', tmp_path/'b'
+    launch = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
+              '--mixed_precision', 'no', '--dynamo_backend', 'no', shutil.which('diffinfinite_train'), '--steps', '4', *ARGS]
+    _run([*launch, '--out', str(a)])
+    _run([*launch, '--out', str(b), '--stop_at', '2'])
+    assert _ck(b)['step'] == 2 and len(_ck(b)['rng']) == 2          # both processes' streams
+    _run([*launch, '--out', str(b)])
+    assert _ck(b)['losses'] == _ck(a)['losses'], (_ck(b)['losses'], _ck(a)['losses'])
+    assert (b/'weights_rank0.sha256').read_text() == (a/'weights_rank0.sha256').read_text()
+
 SCRIPT = '''
 import os, sys, torch
 from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
