@@ -105,19 +105,19 @@ def slide_4096(size=4096, steps=20):
     pipe = DiffInfinitePipeline.from_pretrained(device='cuda', torch_dtype=torch.bfloat16)
     net, spent, calls = pipe.image.model, [0.], [0]
     orig = net.forward
-    def timed_forward(*a, **k):
+    def timed_forward(*a, **k):                       # the image network's own time (synchronised), call by call
         torch.cuda.synchronize(); t0 = time.time(); r = orig(*a, **k); torch.cuda.synchronize()
         spent[0] += time.time() - t0; calls[0] += 1; return r
     pipe(size=512, num_inference_steps=2, mask_num_inference_steps=2, progress=False)              # warm-up
-    torch.cuda.reset_peak_memory_stats(); torch.cuda.synchronize(); t0 = time.time()
-    marks = []
+    net.forward = timed_forward
+    torch.cuda.reset_peak_memory_stats(); torch.cuda.synchronize(); t0, marks = time.time(), []
     res = pipe(size=size, num_inference_steps=steps, generator=torch.Generator('cuda').manual_seed(0), decode_batch_size=32, progress=False,
-               callback_on_step_end=lambda p, i, t, d: marks.append(time.time()) or (net.__setattr__('forward', timed_forward) if i == 0 else None))
+               callback_on_step_end=lambda p, i, t, d: marks.append((time.time(), spent[0], calls[0])))
     torch.cuda.synchronize(); total = time.time() - t0
-    sampling = marks[-1] - marks[0]                   # image-model steps 2..last, timed network calls inside
+    (ta, sa, ca), (tb, sb, cb) = marks[0], marks[-1]   # image-model steps 2..last
     return dict(size=size, steps=steps, seconds=round(total, 1), peak_gpu_gib=round(torch.cuda.max_memory_allocated()/2**30, 2),
-                image_steps_s=round(sampling, 2), network_s=round(spent[0], 2), outside_network_share=round(1 - spent[0]/sampling, 3),
-                evaluations=calls[0], s_per_evaluation=round(spent[0]/max(calls[0], 1), 5), nfe=res.info.nfe)
+                image_steps_s=round(tb - ta, 2), network_s=round(sb - sa, 2), outside_network_share=round(1 - (sb - sa)/(tb - ta), 3),
+                s_per_evaluation=round((sb - sa)/max(cb - ca, 1), 5), nfe=res.info.nfe)
 
 def hann_4096(size=4096):
     import torch
@@ -125,13 +125,13 @@ def hann_4096(size=4096):
     from diffinfinite_nb.decoding import decode_tiled
     ae = TAEF2.from_pretrained(device='cuda', dtype=torch.bfloat16)
     z = torch.randn(32, size//8, size//8, device='cuda')
-    decode_tiled(ae.decode, z[:, :64, :64], tile=32, factor=8, batch_size=32, progress=False)
-    torch.cuda.synchronize(); t0 = time.time()
+    decode_tiled(ae.decode, z[:, :64, :64], tile=32, factor=8, batch_size=32, progress=False)        # warm-up
+    secs = {}
     for blend in ('hann', 'none'):
-        t = time.time(); decode_tiled(ae.decode, z, tile=32, factor=8, batch_size=32, blend=blend, progress=False); torch.cuda.synchronize()
-        if blend == 'hann': hann = time.time() - t
-        else: plain = time.time() - t
-    return dict(size=size, hann_s=round(hann, 2), plain_s=round(plain, 2), ratio=round(hann/plain, 2))
+        torch.cuda.synchronize(); t0 = time.time()
+        decode_tiled(ae.decode, z, tile=32, factor=8, batch_size=32, blend=blend, progress=False); torch.cuda.synchronize()
+        secs[blend] = time.time() - t0
+    return dict(size=size, hann_s=round(secs['hann'], 2), plain_s=round(secs['none'], 2), ratio=round(secs['hann']/secs['none'], 2))
 
 def peers():
     env = {**os.environ, 'DEVICE': 'cuda'}

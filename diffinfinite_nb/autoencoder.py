@@ -287,7 +287,7 @@ def _write_safetensors(path, arrays: dict, metadata: dict, chunk: int = 1 << 26)
         f.write(len(h).to_bytes(8, 'little')); f.write(h)
         for parts in arrays.values():
             for p in parts:
-                flat = p.reshape(-1).view(np.uint8) if p.size else p.reshape(-1).view(np.uint8)
+                flat = p.reshape(-1).view(np.uint8)
                 for s in range(0, len(flat), chunk): f.write(flat[s:s + chunk].tobytes())
         f.flush(); os.fsync(f.fileno())
     return Path(path)

@@ -87,13 +87,12 @@ def _crop_index(cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int):
     return ((cy[:, None] + torch.arange(ph, device=cy.device))[:, :, None],
             (cx[:, None] + torch.arange(pw, device=cx.device))[:, None, :])
 
-def gather_crops(a: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int, out=None) -> torch.Tensor:
+def gather_crops(a: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
     "The `ph`x`pw` crops at corners `(cy, cx)` of `a` `[C, H, W]` as `[N, C, ph, pw]` (of a map `[H, W]`: `[N, ph, pw]`), in one call."
     if _slices(a):                                       # views and one stack: one call on the CPU, no index kernel
-        return torch.stack([a[..., y:y + ph, x:x + pw] for y, x in zip(cy.tolist(), cx.tolist())], out=out)
+        return torch.stack([a[..., y:y + ph, x:x + pw] for y, x in zip(cy.tolist(), cx.tolist())])
     iy, ix = _crop_index(cy.to(a.device), cx.to(a.device), ph, pw)
-    r = a[iy, ix] if a.ndim == 2 else a[:, iy, ix].transpose(0, 1)
-    return r if out is None else out.copy_(r)
+    return a[iy, ix] if a.ndim == 2 else a[:, iy, ix].transpose(0, 1)
 
 def crop_jobs(layout: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int, null_label: int,
               guidance_scale: float, chunk: int = 4096):
@@ -276,7 +275,7 @@ def random_patch_sample(model,                                   # network with 
     if placement not in PLACEMENTS: raise ValueError(f"placement must be one of {sorted(PLACEMENTS)}, got {placement!r}")
     layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state)
     (_, C, h, w), null = x.shape, model.null_label
-    chunk = max(crop_batch_size, ((8 if _slices(x) else 256) << 20)//(4*C*ph*pw))    # evaluations combined and pasted at once (MB)
+    chunk = max(crop_batch_size, ((8 if _slices(x) else 256) << 20)//(4*C*ph*pw))    # evaluations combined and pasted at once: 8 MB on the CPU, 256 MB elsewhere
     spare, lay = (None if state is None else state[1]), layout.to(x.device)          # the layout lives with the state
     if known is not None:
         z0, keep = known[0].to(x.device).float().reshape(1, C, h, w), torch.as_tensor(known[1]).to(x.device).bool()
@@ -298,7 +297,7 @@ def random_patch_sample(model,                                   # network with 
         done, j0, rows, pending = 0, 0, [], 0                                       # evaluations used; next crop; evaluations not yet used
         for hi, e in _evaluate(model, x, t, lay, cy, cx, crop, labels, ph, pw, crop_batch_size, group):
             rows.append(e); pending += len(e)
-            if pending < chunk and hi < len(labels): continue                       # combine and paste in chunks of ~64 MB of evaluations
+            if pending < chunk and hi < len(labels): continue                       # combine and paste in chunks of `chunk` evaluations
             j1 = bisect_right(ends, hi, lo=j0)                                       # crops j0..j1-1 now have all their evaluations
             if j1 == j0: continue
             avail = torch.cat(rows) if len(rows) > 1 else rows[0]
