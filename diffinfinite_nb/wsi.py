@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 import tifffile, tiffslide
 import matplotlib.pyplot as plt
-from scipy import ndimage
+from scipy import ndimage, sparse
 from skimage.color import rgb2hsv
 from skimage.draw import polygon as draw_polygon
 from skimage.filters import threshold_otsu
@@ -37,6 +37,24 @@ def _mpp_of(props) -> float|None:
         except (TypeError, ValueError): continue
         if v > 0: return v
     return None
+
+def _area_weights(start: float, scale: float, n: int, size: int):
+    "Sparse `(n, size)` matrix: output cell i averages pixels `0..size-1` over `[start + i*scale, start + (i+1)*scale)` by coverage."
+    lo = start + scale*np.arange(n); hi = lo + scale
+    cols = np.floor(lo).astype(np.int64)[:, None] + np.arange(int(math.ceil(scale)) + 1)
+    w = np.clip(np.minimum(hi[:, None], cols + 1) - np.maximum(lo[:, None], cols), 0, None)/scale
+    keep = (w > 0) & (cols >= 0) & (cols < size)
+    rows = np.broadcast_to(np.arange(n)[:, None], cols.shape)
+    return sparse.csr_matrix((w[keep], (rows[keep], cols[keep])), shape=(n, size))
+
+def _area_resize(a: np.ndarray, box, w: int, h: int) -> np.ndarray:
+    "`(h, w, 3)` exact area average of the RGB array `a` over `box` `(x0, y0, x1, y1)` in its pixels."
+    H, W, C = a.shape
+    wx = _area_weights(box[0], (box[2] - box[0])/w, w, W)
+    wy = _area_weights(box[1], (box[3] - box[1])/h, h, H)
+    t = wx @ a.transpose(1, 0, 2).reshape(W, H*C).astype(np.float32)          # (w, H*C)
+    t = wy @ t.reshape(w, H, C).transpose(1, 0, 2).reshape(H, w*C)          # (h, w*C)
+    return np.clip(np.rint(t), 0, 255).astype(np.uint8).reshape(h, w, C)
 
 class Slide:
     "A whole-slide image read at any microns per pixel (tiffslide; OpenSlide for formats tiffslide cannot read)."
@@ -81,20 +99,25 @@ class Slide:
     def read(self, x: int, y: int, size, mpp: float|None = None) -> np.ndarray:
         "RGB `(h, w, 3)` uint8 region with top-left `(x, y)`, in pixels at `mpp` (default: the slide's); white beyond the slide."
         h, w = (size, size) if np.isscalar(size) else size
+        if not (int(h) == h >= 1 and int(w) == w >= 1): raise ValueError(f"region size must be whole pixels >= 1, got {size}")
+        if mpp is not None and not (math.isfinite(mpp) and mpp > 0): raise ValueError(f"microns per pixel must be positive, got {mpp}")
+        h, w = int(h), int(w)
         f = (mpp or self.mpp)/self.mpp                                    # level-0 pixels per output pixel
         level = self._s.get_best_level_for_downsample(f*(1 + 1e-6))
         ds = f/self.level_downsamples[level]                               # level pixels per output pixel
         lw, lh = self.level_dimensions[level]
         X0, Y0, X1, Y1 = x*ds, y*ds, (x + w)*ds, (y + h)*ds
-        ix0, iy0, ix1, iy1 = math.floor(X0 + 1e-6), math.floor(Y0 + 1e-6), math.ceil(X1 - 1e-6), math.ceil(Y1 - 1e-6)
+        # integer pixels covering the box; a coordinate within 1e-6 of an integer counts as that integer
+        ix0, iy0 = math.floor(X0 + 1e-6), math.floor(Y0 + 1e-6)
+        ix1, iy1 = max(math.ceil(X1 - 1e-6), ix0 + 1), max(math.ceil(Y1 - 1e-6), iy0 + 1)
         out = np.full((iy1 - iy0, ix1 - ix0, 3), 255, np.uint8)
         cx0, cy0, cx1, cy1 = max(ix0, 0), max(iy0, 0), min(ix1, lw), min(iy1, lh)
         if cx1 > cx0 and cy1 > cy0:
             d0 = self.level_downsamples[level]
             out[cy0 - iy0:cy1 - iy0, cx0 - ix0:cx1 - ix0] = self._region(round(cx0*d0), round(cy0*d0), level, cx1 - cx0, cy1 - cy0)
-        if out.shape[:2] == (h, w): return out
         box = (X0 - ix0, Y0 - iy0, X1 - ix0, Y1 - iy0)
-        return np.asarray(Image.fromarray(out).resize((w, h), Image.Resampling.BOX, box=box))
+        if np.allclose(box, (0, 0, w, h), rtol=0, atol=1e-6): return out   # whole pixels as stored
+        return _area_resize(out, box, w, h)
 
     def thumbnail(self, mpp: float = 8.) -> np.ndarray:
         "The whole slide at `mpp` microns per pixel."
@@ -479,7 +502,7 @@ def read_slides(path, slide_mpp: float|None = None) -> tuple:
             if s.annotations is not None and not s.annotations.is_file(): raise FileNotFoundError(f"{path}: annotations {s.annotations} not found")
         return srcs, contexts
     if not path.is_dir(): raise ValueError(f"{path} is neither a slide folder nor a .csv table of slides")
-    label_kinds = ('_labels.tif', '_labels.tiff', '_labels.png', '-labels.tif', '-labels.png')
+    label_kinds = ('_labels.tif', '_labels.tiff', '_labels.png', '-labels.tif', '-labels.png', '_mask.tif', '_mask.tiff')
     slides = sorted(p for p in path.iterdir() if p.suffix.lower() in SLIDE_EXTS and not any(p.name.endswith(k) for k in label_kinds))
     if not slides: raise ValueError(f"{path} holds no slides ({', '.join(SLIDE_EXTS)})")
     srcs = [SlideSource(p, _find(path, p.stem, p.name, ('.geojson',) + label_kinds), 0, slide_mpp) for p in slides]
