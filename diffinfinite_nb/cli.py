@@ -4,14 +4,14 @@
 
 # %% ../nbs/13_cli.ipynb #207c3f1c
 from __future__ import annotations
-import argparse, json, signal, sys, tempfile, time
+import argparse, json, math, shutil, signal, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
 from fastcore.script import call_parse
 from accelerate import PartialState
-from .core import atomic_path, make_generator
+from .core import atomic_path, make_generator, disk_memmap, check_free, fmt_bytes
 from .data import (ClassTable, EpochSubset, SyntheticTissue, SemiSupervisedDataset, SYNTH_CLASSES, TISSUE_CLASSES, EBHI_SUBTYPES, load_mask,
                                   read_wsss4luad, read_ebhi, read_folder, PatchDataset)
 from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure_latent_stats, build_latent_cache, merge_latent_shards
@@ -26,9 +26,10 @@ from .wsi import Slide, SlidePatches, annotation_layout, is_slide_data, open_ann
 from .evaluation import evaluate_folders
 
 # %% auto #0
-__all__ = ['DTYPES', 'resolve_device', 'resolve_dtype', 'parse_size', 'sample_slide', 'records_of', 'parse_class_map',
-           'slide_patches', 'cache_latents', 'calibrate_shares', 'train_mask', 'folder_info', 'main', 'train_cli',
-           'generate_cli', 'evaluate_cli']
+__all__ = ['DTYPES', 'NAMED_DATA', 'resolve_device', 'resolve_dtype', 'parse_size', 'sample_slide', 'records_of',
+           'parse_class_map', 'slide_patches', 'cache_latents', 'calibrate_shares', 'train_mask', 'folder_info',
+           'check_args', 'data_kind', 'check_data', 'plan_sample', 'remove_stale', 'main', 'train_cli', 'generate_cli',
+           'evaluate_cli']
 
 # %% ../nbs/13_cli.ipynb #872c77d7
 def resolve_device(device: str = 'auto') -> torch.device:
@@ -78,6 +79,7 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     except OSError: raise PermissionError(f"output folder {folder} is not writable") from None
     there = [p.name for p in _outputs(out) if p.exists()]
     if there and not overwrite: raise FileExistsError(f"{', '.join(there)} already exist in {folder}: pass --overwrite to replace them")
+    if not math.isfinite(guidance): raise ValueError(f"--guidance must be a finite number, got {guidance}")
     st = PartialState()                             # under `accelerate launch` / `torchrun`: one process per device
     dev, group = (st.device, torch.distributed.group.WORLD) if st.num_processes > 1 else (resolve_device(device), None)
     path = Path(model) if model is not None else BUNDLED_PIPELINE
@@ -86,8 +88,11 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     hw = parse_size(size) if size is not None else lay.shape
     pipe = DiffInfinitePipeline.from_pretrained(path, device=dev, dtype=resolve_dtype(dtype, dev))
     if lay is None: pipe.check_size(hw)
+    if st.is_main_process:
+        if (n := remove_stale(_outputs(out))) and progress: print(f"removed {n} temporaries an interrupted run left in {folder}", file=sys.stderr)
+        plan_sample(hw, pipe.image.model.config.in_channels, folder)
     with tempfile.TemporaryDirectory(dir=folder, prefix=f'.{out.name}.') as work:
-        canvas = np.lib.format.open_memmap(Path(work)/'image.npy', 'w+', np.uint8, (*hw, 3)) if st.is_main_process else None
+        canvas = disk_memmap(Path(work)/'image.npy', np.uint8, (*hw, 3)) if st.is_main_process else None
         res = pipe(layout=lay, size=None if lay is not None else hw, context=context, num_inference_steps=steps, guidance_scale=guidance,
                    mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, placement=placement, generator=make_generator(seed),
                    decode_batch_size=decode_batch_size,
@@ -199,6 +204,7 @@ def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: floa
         tr.export(Path(out)/'model', TISSUE_CLASSES, autoencoder=maps.space, trained_ids=trained, contexts=contexts)
         if calibrate: calibrate_shares(Path(out)/'model', maps, calibrate, seed=seed)
         print(f"{tr.step}/{steps} steps, loss {np.mean(tr.losses[-20:]):.4f} (last 20): mask model folder {Path(out)/'model'}")
+    tr.acc.wait_for_everyone(); tr.acc.end_training()      # the process group closed before exit (no teardown abort)
     return Path(out)/'model'
 
 def folder_info(path) -> str:
@@ -217,6 +223,84 @@ def folder_info(path) -> str:
         if mf.contexts: lines.append(f"  contexts: {', '.join(f'{i} {c}' for i, c in enumerate(mf.contexts))}")
         if mf.share_shift: lines.append(f"  class shares calibrated for contexts {', '.join(mf.share_shift['shift'])} (t >= {mf.share_shift['t_min']})")
     return '\n'.join(lines)
+
+# %% ../nbs/13_cli.ipynb #a095dbc3
+_INT, _REAL = 'a whole number', 'a finite number'
+_RANGES = {                              # flag: (kind, low, high), both ends included; None: unbounded
+    'steps': (_INT, 1, 10_000), 'mask_steps': (_INT, 1, 10_000), 'guidance': (_REAL, 0, 100), 'patch': (_INT, 4, 1024),
+    'crop_batch_size': (_INT, 1, 65_536), 'decode_batch_size': (_INT, 1, 4096), 'seed': (_INT, 0, 2**63 - 1),
+    'mpp': (_REAL, 0.01, 100), 'slide_mpp': (_REAL, 0.01, 100), 'min_tissue': (_REAL, 0, 1), 'crops': (_INT, 1, 100_000),
+    'batch_size': (_INT, 1, 65_536), 'lr': (_REAL, 1e-10, 1), 'p_unc': (_REAL, 0, 1), 'ckpt_every': (_INT, 0, None),
+    'stop_at': (_INT, 1, None), 'calibrate': (_INT, 0, 1000), 'base_channels': (_INT, 4, 4096),
+}
+_PATCH_SIZE = (_INT, 8, 8192)            # --size of cache, train and evaluate: pixels of a patch
+
+def check_args(a) -> argparse.Namespace:
+    "Raise a `ValueError` naming the flag, its range and the value for the first numeric flag of `a` out of range."
+    for k, v in vars(a).items():
+        rule = _PATCH_SIZE if k == 'size' and a.command != 'sample' else _RANGES.get(k)
+        if rule is None or v is None: continue
+        kind, lo, hi = rule
+        ok = isinstance(v, (int, float)) and math.isfinite(v) and (kind == _REAL or float(v).is_integer())
+        ok = ok and v >= lo and (hi is None or v <= hi)
+        if not ok:
+            rng = f"from {lo:g} to {hi:g}" if hi is not None else f"of at least {lo:g}"
+            raise ValueError(f"--{k.replace('_', '-')} must be {kind} {rng}, got {v!r}")
+    if a.command != 'sample' and getattr(a, 'size', None) and a.size % 8:
+        raise ValueError(f"--size must be a multiple of 8 px (the autoencoder's factor), got {a.size}: try {max(8, round(a.size/8)*8)}")
+    return a
+
+NAMED_DATA = ('wsss4luad', 'ebhi')
+
+def data_kind(data: str) -> str:
+    "What `data` names: 'synthetic', 'named', 'latent cache', 'slides' or 'image folder'; a one-line error for anything else."
+    if data == 'synthetic': return 'synthetic'
+    if data in NAMED_DATA: return 'named'
+    p = Path(data)
+    if not p.exists(): raise FileNotFoundError(f"data {data} not found (a latent cache, a folder of images or slides, or one of {', '.join(NAMED_DATA)})")
+    if p.is_file() and p.suffix.lower() == '.safetensors':
+        try: LatentDataset(p)
+        except ValueError: raise
+        except Exception as e: raise ValueError(f"{data} is not a readable latent cache ({type(e).__name__}: {e}); rebuild it with `diffinfinite cache`") from None
+        return 'latent cache'
+    if is_slide_data(p): return 'slides'
+    if p.is_dir() and any(f.name.endswith('_mask.png') for f in p.iterdir()): return 'image folder'
+    what = 'an empty folder' if p.is_dir() and not any(p.iterdir()) else 'a folder without slides or _mask.png images' if p.is_dir() else f"a {p.suffix or 'suffix-less'} file"
+    raise ValueError(f"{data} is {what}: not a latent cache (.safetensors), a folder of images with _mask.png files, slides or {' / '.join(NAMED_DATA)}")
+
+_TAKES = {('train', 'image'): ('synthetic', 'latent cache', 'slides'), ('train', 'mask'): ('named', 'image folder', 'slides'),
+          ('cache', None): ('named', 'image folder', 'slides')}
+
+def check_data(a):
+    "Identify `a.data` and refuse a kind the command cannot use."
+    takes = _TAKES[(a.command, getattr(a, 'kind', None) if a.command == 'train' else None)]
+    kind = data_kind(a.data)
+    if kind not in takes:
+        cmd = f"train --kind {a.kind}" if a.command == 'train' else a.command
+        names = {'synthetic': "'synthetic'", 'named': ' or '.join(NAMED_DATA), 'latent cache': 'a latent cache (.safetensors)',
+                 'slides': 'slides (a folder or a .csv table)', 'image folder': 'a folder of images with _mask.png files'}
+        raise ValueError(f"{a.data} is {'a ' + kind if kind != 'named' else 'a named data set'}; `{cmd}` takes {', '.join(names[k] for k in takes)}")
+    return kind
+
+def plan_sample(hw, channels: int, folder, factor: int = 8) -> dict:
+    "Disk and memory a slide of `hw` px needs (output at its compression bound, work files, latent state); a one-line `OSError` if they are not there."
+    H, W = hw; px, lat = H*W, math.ceil(H/factor)*math.ceil(W/factor)
+    need = dict(output=int(px*3*4/3 + px*4/3), work=int(px*3*(1 + 1/3) + px/3), state=int(lat*(2*channels*4 + 16) + 2*px))
+    size = f"a {W}x{H} px slide"
+    check_free(folder, need['output'] + need['work'], f"{size} (output up to {fmt_bytes(need['output'])}, work files {fmt_bytes(need['work'])})")
+    import psutil
+    avail = psutil.virtual_memory().available
+    if need['state'] > avail:
+        raise MemoryError(f"{size} needs about {fmt_bytes(need['state'])} of memory for its latent state and mask, but {fmt_bytes(avail)} is available")
+    return need
+
+def remove_stale(paths) -> int:
+    "Remove the temporaries (`.NAME.*`) a killed run left beside each of `paths`; returns how many."
+    n = 0
+    for p in map(Path, paths):
+        for t in p.parent.glob(f'.{p.name}.*'):
+            shutil.rmtree(t) if t.is_dir() else t.unlink(missing_ok=True); n += 1
+    return n
 
 # %% ../nbs/13_cli.ipynb #44b7f47f
 def _parser():
@@ -288,6 +372,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C stops cleanly even when started with SIGINT ignored (`cmd &`, some workers)
     try:
+        check_args(a)
+        if a.command in ('train', 'cache'): check_data(a)
         if a.command == 'sample':
             sample_slide(a.out, a.layout, a.size, a.context, a.model, a.steps, a.guidance, a.mask_steps, a.patch, a.crop_batch_size,
                          a.mpp, a.overwrite, a.seed, a.device, placement=a.placement, dtype=a.dtype, decode_batch_size=a.decode_batch_size)
@@ -317,8 +403,10 @@ def main(argv=None) -> int:
         elif a.command == 'info': print(folder_info(a.path or BUNDLED_PIPELINE))
     except KeyboardInterrupt:
         print(f"diffinfinite {a.command}: interrupted; no output written", file=sys.stderr); return 130
-    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as e:
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError, MemoryError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if isinstance(e, OSError) and e.strerror:                     # "[Errno 28] ..." -> the words, with the file they are about
+            msg = e.strerror if not e.filename or str(e.filename) in e.strerror else f"{e.filename}: {e.strerror}"
         print(f"diffinfinite {a.command}: error: {msg}", file=sys.stderr); return 1
     return 0
 
@@ -365,6 +453,7 @@ def train_cli(
     if tr.acc.is_main_process:
         tr.export(Path(out)/'model', classes, autoencoder=space, trained_ids=trained)
         print(f"{tr.step}/{steps} steps, loss {np.mean(tr.losses[-20:]):.4f} (last 20): model folder {Path(out)/'model'}")
+    tr.acc.wait_for_everyone(); tr.acc.end_training()      # the process group closed before exit (no teardown abort)
 
 # %% ../nbs/13_cli.ipynb #00debdf9
 @call_parse

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1ca8d08b
 from __future__ import annotations
-import os, random, tempfile, contextlib
+import os, random, tempfile, contextlib, errno, shutil
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['SHARED_ENV', 'find_shared', 'has_shared', 'cache_dir', 'shared_path', 'seed_everything', 'default_device',
            'make_generator', 'draw_randn', 'draw_randint', 'draw_randperm', 'strict_generator_devices', 'to_tensor_img',
-           'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_torch_save']
+           'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_torch_save', 'fmt_bytes', 'reserve_space',
+           'disk_memmap', 'check_free']
 
 # %% ../nbs/00_core.ipynb #6eae1d26
 SHARED_ENV = 'DIFFINFINITE_SHARED'
@@ -167,3 +168,42 @@ def atomic_torch_save(obj, path):
     "`torch.save` that never leaves a half-written file at `path`."
     with atomic_path(path) as tmp: torch.save(obj, tmp)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #c4eea945
+def fmt_bytes(n: float) -> str:
+    "Bytes as a short human-readable string: `1.5 GB`."
+    for u in ('B', 'kB', 'MB', 'GB', 'TB'):
+        if abs(n) < 1000 or u == 'TB': return f"{n:.0f} {u}" if u == 'B' else f"{n:.1f} {u}"
+        n /= 1000
+
+def reserve_space(path, nbytes: int|None = None):
+    "Allocate `nbytes` (default: the file's size) of `path` on disk now, so a full disk is an `OSError` here, not a `SIGBUS` later."
+    path = Path(path)
+    n = path.stat().st_size if nbytes is None else int(nbytes)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if n > 0 and hasattr(os, 'posix_fallocate'): os.posix_fallocate(fd, 0, n)
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EINVAL): return path     # a file system without fallocate: nothing to reserve with
+        raise OSError(e.errno, f"cannot reserve {fmt_bytes(n)} for {path.name} in {path.parent}: {e.strerror}") from None
+    finally: os.close(fd)
+    return path
+
+def disk_memmap(path, dtype, shape) -> np.memmap:
+    "A writable `.npy` memory map at `path` with its space reserved on disk (the file is removed if there is no room)."
+    path = Path(path)
+    try:
+        a = np.lib.format.open_memmap(path, 'w+', dtype, tuple(shape))
+        reserve_space(path)
+        return a
+    except OSError as e:
+        path.unlink(missing_ok=True)
+        if str(path.name) in str(e): raise
+        raise OSError(e.errno, f"cannot create {path.name} in {path.parent}: {e.strerror or e}") from None
+
+def check_free(folder, nbytes: int, what: str = 'the output'):
+    "Raise `OSError` (ENOSPC) if `folder`'s file system has less than `nbytes` free, saying both sizes."
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise OSError(errno.ENOSPC, f"{what} needs about {fmt_bytes(nbytes)} of disk in {folder}, but only {fmt_bytes(free)} is free")
+    return free

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_pipeline.ipynb #c79bcce3
 from __future__ import annotations
-import contextlib, json
+import contextlib, json, math
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 import tifffile
 from PIL import Image
 import diffinfinite_nb
-from .core import atomic_path
+from .core import atomic_path, reserve_space
 from .data import downsample_mask
 from .folder import load_model_folder, save_model_folder, ModelFolder
 from .unet import DiffInfiniteUNet
@@ -111,6 +111,7 @@ def image_writer(path, shape):
     with atomic_path(path) as tmp:
         if sfx in ('.tif', '.tiff'):
             arr = tifffile.memmap(tmp, shape=tuple(shape), dtype=np.uint8, photometric='rgb')
+            reserve_space(tmp)                                     # a full disk: an OSError now, not a SIGBUS later
             yield arr
             arr.flush(); del arr
         else:
@@ -170,7 +171,10 @@ class DiffInfinitePipeline:
         h, w = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
         if h <= 0 or w <= 0: raise ValueError(f"the image size must be positive, got {h}x{w}")
         if h % self.factor or w % self.factor:
-            raise ValueError(f"the image size {h}x{w} must be a multiple of the autoencoder factor {self.factor}")
+            f = self.factor; up = lambda v: max(f, -(-v//f)*f)
+            raise ValueError(f"the image size {w}x{h} px must be a multiple of the autoencoder factor {f} px: try {up(w)}x{up(h)}")
+        m = self.factor*max(mf.model.size_multiple for mf in (self.image, self.mask) if mf is not None)
+        if h < m or w < m: raise ValueError(f"the image size {w}x{h} px is below the smallest these models paint, {m}x{m} px")
         return h, w
 
     def __call__(self,
@@ -195,6 +199,8 @@ class DiffInfinitePipeline:
                  progress: bool = True) -> DiffInfiniteOutput:
         "Generate an image and its class mask from a layout, or from a size and a context label."
         if output_type not in ('np', 'pil', 'latent'): raise ValueError(f"output_type must be 'np', 'pil' or 'latent', not {output_type!r}")
+        for k, v in (('guidance_scale', guidance_scale), ('mask_guidance_scale', mask_guidance_scale)):
+            if not math.isfinite(v): raise ValueError(f"{k} must be a finite number, got {v}")
         if num_inference_steps < 1: raise ValueError(f"num_inference_steps must be at least 1, got {num_inference_steps}")
         f = self.factor
         if layout is not None:

@@ -12,7 +12,7 @@ import torch
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 from tqdm.auto import tqdm
-from .core import draw_randn, draw_randint, draw_randperm
+from .core import draw_randn, draw_randint, draw_randperm, disk_memmap
 from .data import tile_coords
 from .schedule import cfg_combine, as_inference_scheduler
 
@@ -146,7 +146,8 @@ class SampleInfo:
 def _patch_size(model, patch, h, w):
     k = model.size_multiple
     ph, pw = min(patch, h - h % k), min(patch, w - w % k)
-    if ph < k or pw < k or patch % k: raise ValueError(f"latent {h}x{w} / patch {patch} must allow crops that are multiples of {k}")
+    if patch < k or patch % k: raise ValueError(f"the crop size (patch) must be a positive multiple of {k} latent px for this network, got patch {patch}")
+    if ph < k or pw < k: raise ValueError(f"the latent {w}x{h} px is below the network's smallest input, {k}x{k} px")
     return ph, pw
 
 def _net_place(model):
@@ -165,7 +166,7 @@ def start_noise(shape, generator=None, out=None, band: int = 64, device=None) ->
 def state_buffers(folder, shape) -> tuple:
     "Two float32 `[1, C, H, W]` state buffers memory-mapped in `folder` (for latents larger than RAM)."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    return tuple(torch.from_numpy(np.lib.format.open_memmap(folder/f'state{i}.npy', 'w+', np.float32, tuple(shape))) for i in (0, 1))
+    return tuple(torch.from_numpy(disk_memmap(folder/f'state{i}.npy', np.float32, shape)) for i in (0, 1))   # space reserved: a full disk is an OSError
 
 def _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state=None):
     "The set-up both samplers share: checked layout, crop size, DDIM scheduler, start noise and an empty `SampleInfo`."

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from tqdm.auto import tqdm
-from .core import atomic_path
+from .core import atomic_path, disk_memmap
 
 # %% auto #0
 __all__ = ['DEFAULT_MPP', 'pyramid_shapes', 'halve', 'write_pyramid']
@@ -55,24 +55,28 @@ def write_pyramid(path,                       # the .tif to write (replaced atom
     comp = dict(compression='jpeg', compressionargs={'level': quality}) if kind == 'image' else dict(compression='zlib')
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     ntiles = sum(math.ceil(h/tile)*math.ceil(w/tile) for h, w in shapes)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f'.{path.name}.') as work, atomic_path(path) as tmp:
-        levels = [level0]
-        for i, (h, w) in enumerate(shapes[1:], 1):
-            lv = np.lib.format.open_memmap(Path(work)/f'level{i}.npy', 'w+', np.uint8, (h, w, *shape[2:]))
-            levels.append(halve(levels[-1], lv, kind))
-        bar = tqdm(total=ntiles, desc=f'writing {path.name}', disable=not progress)
-        def tiles(a):
-            for y in range(0, a.shape[0], tile):
-                for x in range(0, a.shape[1], tile):
-                    t = np.asarray(a[y:y + tile, x:x + tile])
-                    if t.shape[:2] != (tile, tile):
-                        t = np.pad(t, [(0, tile - t.shape[0]), (0, tile - t.shape[1])] + [(0, 0)]*(t.ndim - 2))
-                    bar.update(1); yield t
-        with tifffile.TiffWriter(tmp, bigtiff=sum(np.prod(s) for s in shapes)*(3 if kind == 'image' else 1) > 2**31) as tif:
-            for i, lv in enumerate(levels):
-                px = 1e4/(mpp*shape[1]/lv.shape[1])                       # pixels per centimetre at this level
-                tif.write(tiles(lv), shape=lv.shape, dtype=np.uint8, tile=(tile, tile), subfiletype=0 if i == 0 else 1,
-                          photometric='rgb' if kind == 'image' else 'minisblack', resolution=(px, px), resolutionunit='CENTIMETER',
-                          software='diffinfinite_nb', metadata=None, **comp)
-        bar.close()
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f'.{path.name}.') as work, atomic_path(path) as tmp:
+            levels = [level0]
+            for i, (h, w) in enumerate(shapes[1:], 1):
+                lv = disk_memmap(Path(work)/f'level{i}.npy', np.uint8, (h, w, *shape[2:]))
+                levels.append(halve(levels[-1], lv, kind))
+            bar = tqdm(total=ntiles, desc=f'writing {path.name}', disable=not progress)
+            def tiles(a):
+                for y in range(0, a.shape[0], tile):
+                    for x in range(0, a.shape[1], tile):
+                        t = np.asarray(a[y:y + tile, x:x + tile])
+                        if t.shape[:2] != (tile, tile):
+                            t = np.pad(t, [(0, tile - t.shape[0]), (0, tile - t.shape[1])] + [(0, 0)]*(t.ndim - 2))
+                        bar.update(1); yield t
+            with tifffile.TiffWriter(tmp, bigtiff=sum(np.prod(s) for s in shapes)*(3 if kind == 'image' else 1) > 2**31) as tif:
+                for i, lv in enumerate(levels):
+                    px = 1e4/(mpp*shape[1]/lv.shape[1])                       # pixels per centimetre at this level
+                    tif.write(tiles(lv), shape=lv.shape, dtype=np.uint8, tile=(tile, tile), subfiletype=0 if i == 0 else 1,
+                              photometric='rgb' if kind == 'image' else 'minisblack', resolution=(px, px), resolutionunit='CENTIMETER',
+                              software='diffinfinite_nb', metadata=None, **comp)
+            bar.close()
+    except OSError as e:                                                  # a full disk, a lost mount: one line, temporaries gone
+        if path.name in str(e): raise
+        raise OSError(e.errno, f"cannot write {path.name} in {path.parent}: {e.strerror or e}") from None
     return shapes
