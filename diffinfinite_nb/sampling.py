@@ -19,8 +19,8 @@ from .schedule import cfg_combine, as_inference_scheduler
 # %% auto #0
 __all__ = ['PLACEMENTS', 'CPU_SLICES', 'choose_crops', 'grid_crops', 'crop_evaluations', 'combine_crop', 'gather_crops',
            'crop_jobs', 'combine_crops', 'SampleInfo', 'start_noise', 'state_buffers', 'first_owner', 'paste_crops',
-           'ddim_bands', 'random_patch_sample', 'time_tensor', 'coverage', 'show_step', 'step_slider', 'save_animation',
-           'sliding_window_sample', 'nfe_per_step']
+           'ddim_bands', 'random_patch_sample', 'band_rows', 'banded_patch_sample', 'gather_bands', 'time_tensor',
+           'coverage', 'show_step', 'step_slider', 'save_animation', 'sliding_window_sample', 'nfe_per_step']
 
 # %% ../nbs/07_sampling.ipynb #83efc741
 def choose_crops(h: int, w: int, ph: int, pw: int, generator: torch.Generator|None = None):
@@ -313,6 +313,117 @@ def random_patch_sample(model,                                   # network with 
         if i in record_steps: info.states[i] = x.cpu().clone()
         if callback is not None: callback(i, int(t), x)
     return x, info
+
+# %% ../nbs/07_sampling.ipynb #45cf7ebe
+def band_rows(h: int, world: int, rank: int, halo: int) -> tuple:
+    "Rows `(b0, b1)` of `rank`'s band of an `h`-row latent split into `world` bands; an error if a band is shorter than the halo."
+    b0, b1 = rank*h//world, (rank + 1)*h//world
+    if world > 1 and h//world < halo:
+        raise ValueError(f"{world} bands of a {h}-row latent are {h//world} rows, fewer than the halo of {halo} rows (one crop): use at most {max(1, h//halo)} processes")
+    return b0, b1
+
+def _draw_rows(shape, r0: int, r1: int, generator, device=None, band: int = 64) -> torch.Tensor:
+    "Rows `r0..r1-1` of the Gaussian noise `start_noise(shape)` draws (every band drawn, only these kept)."
+    out = torch.empty((*shape[:2], r1 - r0, shape[3]), device=device)
+    for y in range(0, shape[2], band):
+        n = min(band, shape[2] - y)
+        z = draw_randn((shape[0], shape[1], n, shape[3]), generator, out.device)
+        a, b = max(y, r0), min(y + n, r1)
+        if a < b: out[:, :, a - r0:b - r0] = z[:, :, a - y:b - y]
+    return out
+
+def _exchange(send, recv, peer_send, peer_recv, group):
+    "Send `send` to rank `peer_send` and receive `recv` from `peer_recv` (either may be None), without deadlock."
+    import torch.distributed as dist
+    peer = lambda r: r if group is dist.group.WORLD else dist.get_global_rank(group, r)
+    buf, reqs = (None if recv is None else torch.empty(recv.shape, dtype=recv.dtype, device=recv.device)), []
+    if buf is not None: reqs.append(dist.irecv(buf, src=peer(peer_recv), group=group))
+    if send is not None: reqs.append(dist.isend(send.contiguous(), dst=peer(peer_send), group=group))
+    for r in reqs: r.wait()
+    if buf is not None: recv.copy_(buf)
+    return 0 if send is None else send.numel()*send.element_size()
+
+@torch.no_grad()
+def banded_patch_sample(model,                                  # network with `null_label` and `size_multiple`
+                        layout: torch.Tensor,                   # `[H, W]` label map at latent resolution (0 = unknown)
+                        num_inference_steps: int = 50,          # DDIM steps
+                        guidance_scale: float = 3.,             # ω of classifier-free guidance, per class
+                        patch: int = 32,                        # crop size in latent pixels
+                        eta: float = 0.,                        # DDIM η (its noise drawn in bands of 64 rows)
+                        generator: torch.Generator|None = None, # the same seed on every process
+                        crop_batch_size: int = 16,              # model evaluations per batch (batches never span grid rows)
+                        scheduler=None,                         # the model's schedule: a DDIM scheduler or its saved config
+                        channels: int|None = None,              # latent channels (default: the model's input channels)
+                        group=None,                             # a torch.distributed group: each process samples one band of rows
+                        halo: int|None = None,                  # rows held beyond the band (default and least: one crop)
+                        progress: bool = True):                 # show a progress bar (first process)
+    "Alg. 2 with grid placement, the latent split into bands of rows across `group`: returns `(band, (b0, b1), info)`."
+    model.eval()
+    layout = torch.as_tensor(layout).long().cpu()
+    if layout.ndim != 2: raise ValueError(f"layout must be a 2-D class map, got shape {tuple(layout.shape)}")
+    if layout.max() >= model.null_label or layout.min() < 0:
+        raise ValueError(f"layout ids must be in 0..{model.null_label - 1} (0 = unknown) for this model")
+    (h, w), null = layout.shape, model.null_label
+    ph, pw = _patch_size(model, patch, h, w)
+    halo = ph if halo is None else halo
+    if halo < ph: raise ValueError(f"a halo of {halo} rows is smaller than a crop ({ph} rows): crops would read rows no process holds")
+    world, rank = _dist(group)
+    b0, b1 = band_rows(h, world, rank, halo)
+    r1 = min(b1 + halo, h)                                          # this process holds rows b0..r1-1: its band and the halo below
+    sched = as_inference_scheduler(scheduler, num_inference_steps)
+    shape = (1, channels or model.config.in_channels, h, w)
+    dev = _net_place(model)[0]
+    x = _draw_rows(shape, b0, r1, generator, dev)
+    lay = layout[b0:r1].to(x.device)
+    info = SampleInfo(patch=(ph, pw), timesteps=[int(t) for t in sched.timesteps])
+    info.bytes_sent = 0
+    for i, t in enumerate(tqdm(sched.timesteps, desc='banded random-patch DDIM', disable=not progress or rank > 0)):
+        crops = grid_crops(h, w, ph, pw, generator)                      # the same crops on every process
+        noise = _draw_rows(shape, b0, r1, generator, x.device) if eta > 0 else None
+        cy, cx = (torch.tensor([c[k] for c in crops]) for k in (0, 1))
+        near = torch.nonzero((cy < r1) & (cy + ph > b0)).flatten()     # crops touching the rows held, in crop order
+        own = first_owner(cy[near] - b0 + ph, cx[near], ph, pw, r1 - b0 + 2*ph, w)[ph:ph + r1 - b0]
+        owner = torch.where(own < len(near), near[own.clamp(max=len(near) - 1)], len(crops)).to(x.device)   # global crop ids
+        new, nfe = torch.empty_like(x), 0
+        mine = torch.nonzero((cy >= b0) & (cy < b1)).flatten()
+        for y0 in sorted(set(cy[mine].tolist())):                       # a grid row of crops at a time: batches independent of the world size
+            js = mine[cy[mine] == y0]
+            jy, jx = (cy[js] - b0).to(x.device), cx[js].to(x.device)
+            crop, labels = crop_jobs(lay, jy, jx, ph, pw, null, guidance_scale)
+            eps = torch.cat([e for _, e in _evaluate(model, x, t, lay, jy, jx, crop, labels, ph, pw, crop_batch_size)])
+            g = combine_crops(gather_crops(lay, jy, jx, ph, pw), crop, labels, eps, null, guidance_scale)
+            paste_crops(new[0], g, jy, jx, js.to(x.device), owner)
+            nfe += len(labels)
+        if world > 1:                                                   # guided noise of my crops below my band -> the next band
+            below, above = (rank + 1 if rank + 1 < world else None), (rank - 1 if rank > 0 else None)
+            got = torch.empty_like(new[:, :, :min(halo, h - b0)]) if above is not None else None
+            info.bytes_sent += _exchange(new[:, :, b1 - b0:] if below is not None else None, got, below, above, group)
+            if got is not None:                                         # pixels owned by crops of the band above
+                n = got.shape[2]
+                from_above = (cy.to(x.device)[owner[:n].clamp(max=len(crops) - 1)] < b0) & (owner[:n] < len(crops))
+                new[:, :, :n] = torch.where(from_above, got, new[:, :, :n])
+        n = b1 - b0
+        upd = ddim_bands(sched, new[:, :, :n], t, x[:, :, :n], eta, None if noise is None else noise[:, :, :n])
+        x[:, :, :n] = upd
+        if world > 1:                                                   # the halo below, from the next band's new state
+            halo_in = x[:, :, n:] if r1 > b1 else None
+            info.bytes_sent += _exchange(x[:, :, :min(halo, n)] if rank > 0 else None, halo_in,
+                                         rank - 1 if rank > 0 else None, rank + 1 if r1 > b1 else None, group)
+        info.nfe += nfe; info.nfe_per_step.append(nfe); info.crops.append(crops)
+    return x[:, :, :b1 - b0], (b0, b1), info
+
+def gather_bands(band: torch.Tensor, rows: tuple, h: int, group=None) -> torch.Tensor|None:
+    "The whole latent `[1, C, h, W]` from every process's band, on the first process (None elsewhere); small latents only."
+    world, rank = _dist(group)
+    if world == 1: return band
+    import torch.distributed as dist
+    pad = torch.zeros((*band.shape[:2], h//world + 1, band.shape[3]), dtype=band.dtype, device=band.device)
+    pad[:, :, :band.shape[2]] = band
+    got = [torch.empty_like(pad) for _ in range(world)] if rank == 0 else None
+    dist.gather(pad, got, dst=dist.get_global_rank(group, 0) if group is not dist.group.WORLD else 0, group=group)
+    if rank: return None
+    return torch.cat([g[:, :, :band_rows(h, world, r, 0)[1] - band_rows(h, world, r, 0)[0]] for r, g in enumerate(got)], 2)
+
 
 # %% ../nbs/07_sampling.ipynb #ec6c5fb8
 def time_tensor(info: SampleInfo, step: int, k: int|None, shape) -> torch.Tensor:

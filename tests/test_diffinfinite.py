@@ -74,7 +74,7 @@ BAD = {
     'a missing model': (lambda d: ['--size', '64', '--model', d/'nothing'], 'not found'),
     'an unknown suffix': (lambda d: ['--size', '64', '--out', d/'x.xyz'], "unknown output suffix '.xyz'"),
     'an unknown device': (lambda d: ['--size', '64', '--device', 'tpu9'], "unknown device 'tpu9'"),
-    'zero steps': (lambda d: ['--size', '64', '--steps', '0'], '--steps must be at least 1'),
+    'zero steps': (lambda d: ['--size', '64', '--steps', '0'], '--steps must be a whole number from 1 to 10000, got 0'),
     'an unwritable folder': (lambda d: ['--size', '64', '--out', '/proc/x.tif'], 'not writable'),
 }
 

@@ -79,3 +79,42 @@ def test_diffinfinite_sample_under_torchrun_writes_the_single_process_files(tmp_
     for a, b in (('one.tif', 'two.tif'), ('one_mask.tif', 'two_mask.tif')):
         import tifffile
         assert (tifffile.imread(tmp_path/a) == tifffile.imread(tmp_path/b)).all(), a
+
+BANDED = '''
+import os, sys, json, torch
+from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
+from diffinfinite_nb.sampling import banded_patch_sample, gather_bands
+from diffinfinite_nb.core import make_generator
+torch.set_num_threads(1)
+group, rank = None, 0
+if 'WORLD_SIZE' in os.environ:
+    import torch.distributed as dist
+    dist.init_process_group('gloo'); group, rank = dist.group.WORLD, dist.get_rank()
+torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
+lay = torch.zeros(43, 56, dtype=torch.long); lay[:, 20:] = 1; lay[24:, :28] = 3      # 43 rows: bands of unequal height
+band, rows, info = banded_patch_sample(net, lay, patch=8, num_inference_steps=3, guidance_scale=2., eta=float(sys.argv[3]),
+                                       generator=make_generator(0), crop_batch_size=5, group=group, progress=False)
+x = gather_bands(band, rows, 43, group)
+json.dump(dict(rows=rows, state=2*band.numel()*4, sent=info.bytes_sent), open(sys.argv[2] + f'/{sys.argv[1]}_rank{rank}.json', 'w'))
+if rank == 0: torch.save(x.clone(), sys.argv[2] + f'/{sys.argv[1]}.pt')
+'''
+
+def test_banded_sampling_is_bit_identical_across_2_and_3_processes(tmp_path):
+    "Each process holds its band of rows plus a one-crop halo; 2 and 3 gloo processes give one process's latent bit for bit."
+    import json
+    script = tmp_path/'banded.py'; script.write_text(BANDED)
+    for eta, worlds in (('0', (2, 3)), ('1', (3,))):                      # eta 1: the DDIM noise drawn band by band too
+        _run([sys.executable, str(script), f'one{eta}', str(tmp_path), eta])
+        one = torch.load(tmp_path/f'one{eta}.pt')
+        for n in worlds:
+            _run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(n), str(script),
+                  f'w{n}e{eta}', str(tmp_path), eta])
+            got = torch.load(tmp_path/f'w{n}e{eta}.pt')
+            assert got.shape == one.shape == (1, 4, 43, 56) and torch.equal(got, one), (n, eta, (got - one).abs().max())
+            meta = [json.loads((tmp_path/f'w{n}e{eta}_rank{r}.json').read_text()) for r in range(n)]
+            assert [m['rows'] for m in meta] == [[r*43//n, (r + 1)*43//n] for r in range(n)]
+            assert all(m['state'] < 2*4*43*56*4*(1/n + 0.25) for m in meta), meta        # band + an 8-row halo of 43 rows
+            assert all(m['sent'] > 0 for m in meta)
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '6', str(script),
+                        'six', str(tmp_path), '0'], capture_output=True, text=True, timeout=600, env=ENV)
+    assert r.returncode != 0 and 'fewer than the halo of 8 rows' in r.stderr, r.stderr[-2000:]     # bands thinner than a crop: refused
