@@ -31,7 +31,7 @@ t0 = time.time()
 band, rows, info = banded_patch_sample(net, lay, {steps}, 2., {patch}, generator=make_generator(0), crop_batch_size={batch}, group=group, progress=False)
 dt = time.time() - t0
 torch.save(band.clone(), sys.argv[1] + f'_rank{{rank}}.pt')
-print(json.dumps(dict(rank=rank, seconds=dt, nfe=info.nfe, rows=rows, state=2*band.numel()*4 + 2*4*band.shape[1]*{patch}*band.shape[3],
+open(sys.argv[1] + f'_rank{{rank}}.json', 'w').write(json.dumps(dict(rank=rank, seconds=dt, nfe=info.nfe, rows=rows, state=2*band.numel()*4 + 2*4*band.shape[1]*{patch}*band.shape[3],
                       peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024, sent_per_step=info.bytes_sent/{steps})))
 '''
 
@@ -77,7 +77,8 @@ def banded(d):
         for world in WORLDS:
             cmd = [sys.executable, str(script), f'{d}/b{n}w{world}', str(n)]
             if world > 1: cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(world)] + cmd[1:]
-            ranks = sorted(run(cmd, all_lines=True), key=lambda r: r['rank'])
+            run(cmd, all_lines=True)
+            ranks = [json.loads(Path(f'{d}/b{n}w{world}_rank{r}.json').read_text()) for r in range(world)]
             full = torch.cat([torch.load(f'{d}/b{n}w{world}_rank{r}.pt') for r in range(world)], 2)
             ref = full if ref is None else ref
             one_state = 2*full.numel()*4

@@ -82,6 +82,13 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     if not math.isfinite(guidance): raise ValueError(f"--guidance must be a finite number, got {guidance}")
     st = PartialState()                             # under `accelerate launch` / `torchrun`: one process per device
     dev, group = (st.device, torch.distributed.group.WORLD) if st.num_processes > 1 else (resolve_device(device), None)
+    if group is not None:                           # every process must sample the same slide: compare what each was given
+        mine = [seed, str(size), str(layout), str(model), steps, guidance, mask_steps, patch, placement, context, dtype]
+        every = [None]*st.num_processes
+        torch.distributed.all_gather_object(every, mine)
+        if any(e != every[0] for e in every):
+            r = next(k for k, e in enumerate(every) if e != every[0])
+            raise ValueError(f"process {r} was started with other arguments than process 0 ({every[r]} vs {every[0]}): start every process with the same command")
     path = Path(model) if model is not None else BUNDLED_PIPELINE
     classes = ClassTable.from_json(read_folder_meta(path/'image')['classes'])
     lay = load_layout(layout, classes) if layout is not None else None

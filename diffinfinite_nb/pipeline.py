@@ -16,7 +16,7 @@ from .core import atomic_path, reserve_space
 from .data import downsample_mask
 from .folder import load_model_folder, save_model_folder, ModelFolder
 from .unet import DiffInfiniteUNet
-from .sampling import random_patch_sample, SampleInfo
+from .sampling import random_patch_sample, banded_patch_sample, gather_bands, SampleInfo
 from .layouts import sample_layout, clean_mask
 from .decoding import decode_tiled
 from .slide import write_pyramid, DEFAULT_MPP
@@ -87,10 +87,14 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
     ae = model.load_autoencoder()
     if patch is None: patch = model.sample_size or 16
     lat = layout_to_latent(layout, ae.downsample, model.classes, model.trained_ids)
-    z, info = random_patch_sample(model.model, lat, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                  patch=patch, eta=eta, generator=generator, crop_batch_size=crop_batch_size, placement=placement,
-                                  scheduler=model.scheduler_config, channels=ae.latent_channels, callback=callback, state=state,
-                                  group=group, progress=progress)
+    kw = dict(num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, patch=patch, eta=eta, generator=generator,
+              crop_batch_size=crop_batch_size, scheduler=model.scheduler_config, channels=ae.latent_channels, callback=callback,
+              group=group, progress=progress)
+    if placement == 'grid' and state is None:          # bands of rows: the same latent for any number of processes
+        band, rows, info = banded_patch_sample(model.model, lat, **kw)
+        z = gather_bands(band, rows, lat.shape[0], group)
+        if z is None: return None, lat, info            # the other processes: the first one decodes
+    else: z, info = random_patch_sample(model.model, lat, placement=placement, state=state, **kw)
     if not decode: return z, lat, info
     t = min(tile, *lat.shape); t -= t % 2
     img = decode_tiled(ae.decode, z[0], tile=t, factor=ae.downsample, out=out, batch_size=decode_batch_size, progress=progress)

@@ -356,6 +356,7 @@ def banded_patch_sample(model,                                  # network with `
                         channels: int|None = None,              # latent channels (default: the model's input channels)
                         group=None,                             # a torch.distributed group: each process samples one band of rows
                         halo: int|None = None,                  # rows held beyond the band (default and least: one crop)
+                        callback=None,                          # called as `callback(step, timestep, band)` after each step
                         progress: bool = True):                 # show a progress bar (first process)
     "Alg. 2 with grid placement, the latent split into bands of rows across `group`: returns `(band, (b0, b1), info)`."
     model.eval()
@@ -410,6 +411,7 @@ def banded_patch_sample(model,                                  # network with `
             info.bytes_sent += _exchange(x[:, :, :min(halo, n)] if rank > 0 else None, halo_in,
                                          rank - 1 if rank > 0 else None, rank + 1 if r1 > b1 else None, group)
         info.nfe += nfe; info.nfe_per_step.append(nfe); info.crops.append(crops)
+        if callback is not None: callback(i, int(t), x[:, :, :b1 - b0])
     return x[:, :, :b1 - b0], (b0, b1), info
 
 def gather_bands(band: torch.Tensor, rows: tuple, h: int, group=None) -> torch.Tensor|None:

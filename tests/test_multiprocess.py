@@ -118,3 +118,13 @@ def test_banded_sampling_is_bit_identical_across_2_and_3_processes(tmp_path):
     r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '6', str(script),
                         'six', str(tmp_path), '0'], capture_output=True, text=True, timeout=600, env=ENV)
     assert r.returncode != 0 and 'fewer than the halo of 8 rows' in r.stderr, r.stderr[-2000:]     # bands thinner than a crop: refused
+
+def test_processes_given_different_arguments_stop_at_the_start(tmp_path):
+    script = tmp_path/'mismatch.py'
+    script.write_text("import os, sys\nfrom diffinfinite_nb.cli import main\n"
+                      f"sys.exit(main(['sample', '--size', '64', '--steps', '1', '--mask-steps', '1', '--out', {str(tmp_path/'s.tif')!r}, "
+                      "'--seed', os.environ['RANK']]))\n")
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', str(script)],
+                       capture_output=True, text=True, timeout=600, env=ENV)
+    assert r.returncode != 0 and 'process 1 was started with other arguments than process 0' in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/'s.tif').exists()
