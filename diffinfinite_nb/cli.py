@@ -335,7 +335,7 @@ def _parser():
     s.add_argument('--model', help='pipeline folder (default: the lung pipeline bundled with the library)')
     s.add_argument('--out', default='slide.tif', help='output .tif (default slide.tif); *_mask.tif, *_classes.json, *_preview.png beside it')
     s.add_argument('--steps', type=int, default=20, help='DDIM steps of the image model (default 20)')
-    s.add_argument('--guidance', type=float, default=2., help='classifier-free guidance weight (default 2)')
+    s.add_argument('--guidance', type=float, default=2., help="classifier-free guidance scale w: eps_u + w (eps_c - eps_u); the paper's ω is w - 1 (default 2, the paper's ω = 1; 1: conditional only)")
     s.add_argument('--mask-steps', type=int, default=25, help='DDIM steps of the mask model (default 25)')
     s.add_argument('--patch', type=int, default=None, help="latent crop size (default: the model's training crop size, else 16)")
     s.add_argument('--crop-batch-size', type=int, default=64, help='model evaluations per batch (default 64)')
@@ -469,7 +469,7 @@ def generate_cli(
     model: str,                         # model folder (written by `Trainer.export` or `save_model_folder`)
     out: str = 'generated.tif',         # output image: .tif is streamed band by band, other suffixes via Pillow
     steps: int = 20,                    # DDIM steps
-    guidance: float = 2.,               # classifier-free guidance weight ω
+    guidance: float = 2.,               # classifier-free guidance scale w (the paper's ω + 1)
     patch: int = None,                  # latent crop size (default: the model's training crop size, else 16)
     crop_batch_size: int = 64,          # model evaluations per batch
     seed: int = 0,                      # the seed of all randomness

@@ -38,7 +38,7 @@ def inference_scheduler(config=None, num_inference_steps: int = 50) -> DDIMSched
 
 # %% ../nbs/03_schedule.ipynb #888698d1
 def cfg_combine(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
-    "Classifier-free guidance (eq. 2): `eps_uncond + guidance_scale * (eps_cond - eps_uncond)`."
+    "Classifier-free guidance: `eps_uncond + guidance_scale * (eps_cond - eps_uncond)` (the paper's eq. 2 with ω = guidance_scale - 1)."
     return eps_uncond + guidance_scale*(eps_cond - eps_uncond)
 
 # %% ../nbs/03_schedule.ipynb #30bb9ca1
