@@ -33,6 +33,7 @@ dt = time.time() - t0
 torch.save(band.clone(), sys.argv[1] + f'_rank{{rank}}.pt')
 open(sys.argv[1] + f'_rank{{rank}}.json', 'w').write(json.dumps(dict(rank=rank, seconds=dt, nfe=info.nfe, rows=rows, state=2*band.numel()*4 + 2*4*band.shape[1]*{patch}*band.shape[3],
                       peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024, sent_per_step=info.bytes_sent/{steps})))
+if group is not None: dist.barrier(); dist.destroy_process_group()
 '''
 
 WORKER = '''

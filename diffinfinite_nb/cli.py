@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #207c3f1c
 from __future__ import annotations
-import argparse, json, math, shutil, signal, sys, tempfile, time
+import argparse, contextlib, json, math, shutil, signal, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -80,7 +80,7 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     there = [p.name for p in _outputs(out) if p.exists()]
     if there and not overwrite: raise FileExistsError(f"{', '.join(there)} already exist in {folder}: pass --overwrite to replace them")
     if not math.isfinite(guidance): raise ValueError(f"--guidance must be a finite number, got {guidance}")
-    st = PartialState()                             # under `accelerate launch` / `torchrun`: one process per device
+    st = PartialState(cpu=resolve_device(device).type == 'cpu')   # under `accelerate launch` / `torchrun`: one process per device (gloo on CPUs)
     dev, group = (st.device, torch.distributed.group.WORLD) if st.num_processes > 1 else (resolve_device(device), None)
     if group is not None:                           # every process must sample the same slide: compare what each was given
         mine = [seed, str(size), str(layout), str(model), steps, guidance, mask_steps, patch, placement, context, dtype]
@@ -98,7 +98,7 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     if st.is_main_process:
         if (n := remove_stale(_outputs(out))) and progress: print(f"removed {n} temporaries an interrupted run left in {folder}", file=sys.stderr)
         plan_sample(hw, pipe.image.model.config.in_channels, folder)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=f'.{out.name}.') as work:
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f'.{out.name}.') if st.is_main_process else contextlib.nullcontext() as work:   # only the writer's
         canvas = disk_memmap(Path(work)/'image.npy', np.uint8, (*hw, 3)) if st.is_main_process else None
         res = pipe(layout=lay, size=None if lay is not None else hw, context=context, num_inference_steps=steps, guidance_scale=guidance,
                    mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, placement=placement, generator=make_generator(seed),
@@ -415,6 +415,9 @@ def main(argv=None) -> int:
         if isinstance(e, OSError) and e.strerror:                     # "[Errno 28] ..." -> the words, with the file they are about
             msg = e.strerror if not e.filename or str(e.filename) in e.strerror else f"{e.filename}: {e.strerror}"
         print(f"diffinfinite {a.command}: error: {msg}", file=sys.stderr); return 1
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()          # several processes: the group closed before exit (no teardown abort)
     return 0
 
 # %% ../nbs/13_cli.ipynb #65cebc5c

@@ -316,11 +316,9 @@ def random_patch_sample(model,                                   # network with 
 
 # %% ../nbs/07_sampling.ipynb #45cf7ebe
 def band_rows(h: int, world: int, rank: int, halo: int) -> tuple:
-    "Rows `(b0, b1)` of `rank`'s band of an `h`-row latent split into `world` bands; an error if a band is shorter than the halo."
-    b0, b1 = rank*h//world, (rank + 1)*h//world
-    if world > 1 and h//world < halo:
-        raise ValueError(f"{world} bands of a {h}-row latent are {h//world} rows, fewer than the halo of {halo} rows (one crop): use at most {max(1, h//halo)} processes")
-    return b0, b1
+    "Rows `(b0, b1)` of `rank`'s band of an `h`-row latent: as many equal bands as fit at least `halo` rows each, empty bands for the other processes."
+    n = max(1, min(world, h//max(halo, 1)))                           # bands thinner than the halo would need rows two bands away
+    return (rank*h//n, (rank + 1)*h//n) if rank < n else (h, h)
 
 def _draw_rows(shape, r0: int, r1: int, generator, device=None, band: int = 64) -> torch.Tensor:
     "Rows `r0..r1-1` of the Gaussian noise `start_noise(shape)` draws (every band drawn, only these kept)."
@@ -370,6 +368,7 @@ def banded_patch_sample(model,                                  # network with `
     if halo < ph: raise ValueError(f"a halo of {halo} rows is smaller than a crop ({ph} rows): crops would read rows no process holds")
     world, rank = _dist(group)
     b0, b1 = band_rows(h, world, rank, halo)
+    active = sum(band_rows(h, world, r, halo)[1] > band_rows(h, world, r, halo)[0] for r in range(world))   # small latents: fewer bands than processes
     r1 = min(b1 + halo, h)                                          # this process holds rows b0..r1-1: its band and the halo below
     sched = as_inference_scheduler(scheduler, num_inference_steps)
     shape = (1, channels or model.config.in_channels, h, w)
@@ -384,7 +383,7 @@ def banded_patch_sample(model,                                  # network with `
         cy, cx = (torch.tensor([c[k] for c in crops]) for k in (0, 1))
         near = torch.nonzero((cy < r1) & (cy + ph > b0)).flatten()     # crops touching the rows held, in crop order
         own = first_owner(cy[near] - b0 + ph, cx[near], ph, pw, r1 - b0 + 2*ph, w)[ph:ph + r1 - b0]
-        owner = torch.where(own < len(near), near[own.clamp(max=len(near) - 1)], len(crops)).to(x.device)   # global crop ids
+        owner = (torch.where(own < len(near), near[own.clamp(max=len(near) - 1)], len(crops)) if len(near) else own).to(x.device)   # global crop ids
         new, nfe = torch.empty_like(x), 0
         mine = torch.nonzero((cy >= b0) & (cy < b1)).flatten()
         for y0 in sorted(set(cy[mine].tolist())):                       # a grid row of crops at a time: batches independent of the world size
@@ -395,8 +394,8 @@ def banded_patch_sample(model,                                  # network with `
             g = combine_crops(gather_crops(lay, jy, jx, ph, pw), crop, labels, eps, null, guidance_scale)
             paste_crops(new[0], g, jy, jx, js.to(x.device), owner)
             nfe += len(labels)
-        if world > 1:                                                   # guided noise of my crops below my band -> the next band
-            below, above = (rank + 1 if rank + 1 < world else None), (rank - 1 if rank > 0 else None)
+        if active > 1 and rank < active:                                # guided noise of my crops below my band -> the next band
+            below, above = (rank + 1 if rank + 1 < active else None), (rank - 1 if rank > 0 else None)
             got = torch.empty_like(new[:, :, :min(halo, h - b0)]) if above is not None else None
             info.bytes_sent += _exchange(new[:, :, b1 - b0:] if below is not None else None, got, below, above, group)
             if got is not None:                                         # pixels owned by crops of the band above
@@ -406,7 +405,7 @@ def banded_patch_sample(model,                                  # network with `
         n = b1 - b0
         upd = ddim_bands(sched, new[:, :, :n], t, x[:, :, :n], eta, None if noise is None else noise[:, :, :n])
         x[:, :, :n] = upd
-        if world > 1:                                                   # the halo below, from the next band's new state
+        if active > 1 and rank < active:                                # the halo below, from the next band's new state
             halo_in = x[:, :, n:] if r1 > b1 else None
             info.bytes_sent += _exchange(x[:, :, :min(halo, n)] if rank > 0 else None, halo_in,
                                          rank - 1 if rank > 0 else None, rank + 1 if r1 > b1 else None, group)
@@ -419,12 +418,14 @@ def gather_bands(band: torch.Tensor, rows: tuple, h: int, group=None) -> torch.T
     world, rank = _dist(group)
     if world == 1: return band
     import torch.distributed as dist
-    pad = torch.zeros((*band.shape[:2], h//world + 1, band.shape[3]), dtype=band.dtype, device=band.device)
+    every = [None]*world
+    dist.all_gather_object(every, tuple(rows), group=group)
+    pad = torch.zeros((*band.shape[:2], max(b - a for a, b in every), band.shape[3]), dtype=band.dtype, device=band.device)
     pad[:, :, :band.shape[2]] = band
     got = [torch.empty_like(pad) for _ in range(world)] if rank == 0 else None
     dist.gather(pad, got, dst=dist.get_global_rank(group, 0) if group is not dist.group.WORLD else 0, group=group)
     if rank: return None
-    return torch.cat([g[:, :, :band_rows(h, world, r, 0)[1] - band_rows(h, world, r, 0)[0]] for r, g in enumerate(got)], 2)
+    return torch.cat([g[:, :, :b - a] for (a, b), g in zip(every, got)], 2)
 
 
 # %% ../nbs/07_sampling.ipynb #ec6c5fb8
