@@ -13,12 +13,12 @@ from pathlib import Path
 HERE = Path(__file__).parent
 N, PATCH, BATCH, STEPS = 512, 16, 64, 1
 
-BANDED_WORKER = '''
+PREAMBLE = '''
 import json, os, resource, sys, time, torch
 sys.path.insert(0, {here!r})
 from scaling import layout_of
 from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
-from diffinfinite_nb.sampling import banded_patch_sample
+from diffinfinite_nb.sampling import random_patch_sample, banded_patch_sample
 from diffinfinite_nb.core import make_generator
 torch.set_num_threads(1)
 group, rank = None, 0
@@ -26,6 +26,9 @@ if 'WORLD_SIZE' in os.environ:
     import torch.distributed as dist
     dist.init_process_group('gloo'); group, rank = dist.group.WORLD, dist.get_rank()
 torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
+'''
+
+BANDED_WORKER = PREAMBLE + '''
 lay = layout_of(int(sys.argv[2]))
 t0 = time.time()
 band, rows, info = banded_patch_sample(net, lay, {steps}, 2., {patch}, generator=make_generator(0), crop_batch_size={batch}, group=group, progress=False)
@@ -36,19 +39,7 @@ open(sys.argv[1] + f'_rank{{rank}}.json', 'w').write(json.dumps(dict(rank=rank, 
 if group is not None: dist.barrier(); dist.destroy_process_group()
 '''
 
-WORKER = '''
-import json, os, sys, time, torch
-sys.path.insert(0, {here!r})
-from scaling import layout_of
-from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
-from diffinfinite_nb.sampling import random_patch_sample
-from diffinfinite_nb.core import make_generator
-torch.set_num_threads(1)
-group, rank = None, 0
-if 'WORLD_SIZE' in os.environ:
-    import torch.distributed as dist
-    dist.init_process_group('gloo'); group, rank = dist.group.WORLD, dist.get_rank()
-torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
+WORKER = PREAMBLE + '''
 lay = layout_of({n})
 t0 = time.time()
 x, info = random_patch_sample(net, lay, {steps}, 2., {patch}, generator=make_generator(0), crop_batch_size={batch}, group=group, progress=False)
@@ -56,6 +47,7 @@ dt = time.time() - t0
 if rank == 0:
     torch.save(x, sys.argv[1])
     print(json.dumps(dict(seconds=dt, nfe=info.nfe)))
+if group is not None: dist.barrier(); dist.destroy_process_group()
 '''
 
 def run(cmd, all_lines=False):

@@ -42,10 +42,10 @@ def test_resumed_two_process_run_equals_an_uninterrupted_one(tmp_path):
     assert _ck(b)['losses'] == _ck(a)['losses'], (_ck(b)['losses'], _ck(a)['losses'])
     assert (b/'weights_rank0.sha256').read_text() == (a/'weights_rank0.sha256').read_text()
 
-SCRIPT = '''
-import os, sys, torch
+PREAMBLE = '''
+import os, sys, json, torch
 from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
-from diffinfinite_nb.sampling import random_patch_sample, state_buffers
+from diffinfinite_nb.sampling import random_patch_sample, state_buffers, banded_patch_sample, gather_bands
 from diffinfinite_nb.core import make_generator
 torch.set_num_threads(1)
 group, rank = None, 0
@@ -53,6 +53,9 @@ if 'WORLD_SIZE' in os.environ:
     import torch.distributed as dist
     dist.init_process_group('gloo'); group, rank = dist.group.WORLD, dist.get_rank()
 torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
+'''
+
+SCRIPT = PREAMBLE + '''
 lay = torch.zeros(40, 56, dtype=torch.long); lay[:, 20:] = 1; lay[24:, :28] = 3
 state = state_buffers(sys.argv[2] + f'/state{rank}', (1, 4, 40, 56)) if sys.argv[3] == 'memmap' else None
 x, info = random_patch_sample(net, lay, patch=8, num_inference_steps=3, guidance_scale=2., generator=make_generator(0),
@@ -80,17 +83,7 @@ def test_diffinfinite_sample_under_torchrun_writes_the_single_process_files(tmp_
         import tifffile
         assert (tifffile.imread(tmp_path/a) == tifffile.imread(tmp_path/b)).all(), a
 
-BANDED = '''
-import os, sys, json, torch
-from diffinfinite_nb.unet import DiffInfiniteUNet, unet_config, randomize_
-from diffinfinite_nb.sampling import banded_patch_sample, gather_bands
-from diffinfinite_nb.core import make_generator
-torch.set_num_threads(1)
-group, rank = None, 0
-if 'WORLD_SIZE' in os.environ:
-    import torch.distributed as dist
-    dist.init_process_group('gloo'); group, rank = dist.group.WORLD, dist.get_rank()
-torch.manual_seed(0); net = randomize_(DiffInfiniteUNet(**unet_config('tiny'))).eval()
+BANDED = PREAMBLE + '''
 lay = torch.zeros(43, 56, dtype=torch.long); lay[:, 20:] = 1; lay[24:, :28] = 3      # 43 rows: bands of unequal height
 band, rows, info = banded_patch_sample(net, lay, patch=8, num_inference_steps=3, guidance_scale=2., eta=float(sys.argv[3]),
                                        generator=make_generator(0), crop_batch_size=5, group=group, progress=False)
