@@ -168,7 +168,7 @@ def state_buffers(folder, shape) -> tuple:
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     return tuple(torch.from_numpy(disk_memmap(folder/f'state{i}.npy', np.float32, shape)) for i in (0, 1))   # space reserved: a full disk is an OSError
 
-def _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state=None):
+def _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state=None, eta=0.):
     "The set-up both samplers share: checked layout, crop size, DDIM scheduler, start noise and an empty `SampleInfo`."
     model.eval()
     layout = torch.as_tensor(layout).long().cpu()
@@ -177,12 +177,12 @@ def _start(model, layout, patch, num_inference_steps, scheduler, channels, gener
         raise ValueError(f"layout ids must be in 0..{model.null_label - 1} (0 = unknown) for this model")
     h, w = layout.shape
     ph, pw = _patch_size(model, patch, h, w)
-    sched = as_inference_scheduler(scheduler, num_inference_steps)
+    sched, eta = as_inference_scheduler(scheduler, num_inference_steps, eta)
     shape = (1, channels or model.config.in_channels, h, w)
     if state is not None and any(tuple(b.shape) != shape for b in state):
         raise ValueError(f"state buffers must have shape {shape}, got {[tuple(b.shape) for b in state]}")
     x = start_noise(shape, generator, None if state is None else state[0], device=_net_place(model)[0] if state is None else None)
-    return layout, ph, pw, sched, x, SampleInfo(patch=(ph, pw), timesteps=[int(t) for t in sched.timesteps])
+    return layout, ph, pw, sched, eta, x, SampleInfo(patch=(ph, pw), timesteps=[int(t) for t in sched.timesteps])
 
 def _dist(group):
     "(world size, rank) of a process group (None: one process)."
@@ -264,7 +264,7 @@ def random_patch_sample(model,                                   # network with 
                         generator: torch.Generator|None = None,  # the source of all randomness (on any device)
                         crop_batch_size: int = 16,               # model evaluations per batch
                         placement: str = 'grid',                 # crops of a randomly shifted grid ('grid') or around random pixels ('random')
-                        scheduler=None,                          # the model's schedule: a DDIM scheduler or its saved config
+                        scheduler=None,                          # the model's schedule: a DDIM or DDPM scheduler, or its saved config
                         channels: int|None = None,               # latent channels (default: the model's input channels)
                         known=None,                              # `(z, keep)`: keep latent `z` where `keep` (inpainting)
                         record_steps=(),                         # steps after which to keep a copy of the state
@@ -274,7 +274,7 @@ def random_patch_sample(model,                                   # network with 
                         progress: bool = True):                  # show a progress bar
     "Sample a latent `[1, C, H, W]` following the label map `layout` with Alg. 2."
     if placement not in PLACEMENTS: raise ValueError(f"placement must be one of {sorted(PLACEMENTS)}, got {placement!r}")
-    layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state)
+    layout, ph, pw, sched, eta, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, state, eta)
     (_, C, h, w), null = x.shape, model.null_label
     chunk = max(crop_batch_size, ((8 if _slices(x) else 256) << 20)//(4*C*ph*pw))    # evaluations combined and pasted at once: 8 MB on the CPU, 256 MB elsewhere
     spare, lay = (None if state is None else state[1]), layout.to(x.device)          # the layout lives with the state
@@ -350,7 +350,7 @@ def banded_patch_sample(model,                                  # network with `
                         eta: float = 0.,                        # DDIM η (its noise drawn in bands of 64 rows)
                         generator: torch.Generator|None = None, # the same seed on every process
                         crop_batch_size: int = 16,              # model evaluations per batch (batches never span grid rows)
-                        scheduler=None,                         # the model's schedule: a DDIM scheduler or its saved config
+                        scheduler=None,                         # the model's schedule: a DDIM or DDPM scheduler, or its saved config
                         channels: int|None = None,              # latent channels (default: the model's input channels)
                         group=None,                             # a torch.distributed group: each process samples one band of rows
                         halo: int|None = None,                  # rows held beyond the band (default and least: one crop)
@@ -370,7 +370,7 @@ def banded_patch_sample(model,                                  # network with `
     b0, b1 = band_rows(h, world, rank, halo)
     active = sum(band_rows(h, world, r, halo)[1] > band_rows(h, world, r, halo)[0] for r in range(world))   # small latents: fewer bands than processes
     r1 = min(b1 + halo, h)                                          # this process holds rows b0..r1-1: its band and the halo below
-    sched = as_inference_scheduler(scheduler, num_inference_steps)
+    sched, eta = as_inference_scheduler(scheduler, num_inference_steps, eta)
     shape = (1, channels or model.config.in_channels, h, w)
     dev = _net_place(model)[0]
     x = _draw_rows(shape, b0, r1, generator, dev)
@@ -491,7 +491,7 @@ def sliding_window_sample(model, layout: torch.Tensor, num_inference_steps: int 
                           eta: float = 0., generator=None, crop_batch_size: int = 16, scheduler=None, channels: int|None = None,
                           progress: bool = True):
     "Baseline: fixed windows (`stride`) at every step, overlapping DDIM updates averaged."
-    layout, ph, pw, sched, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator)
+    layout, ph, pw, sched, eta, x, info = _start(model, layout, patch, num_inference_steps, scheduler, channels, generator, eta=eta)
     (_, _, h, w), dev = x.shape, x.device
     windows = [(y, x) for y in sorted({c[0] for c in tile_coords(h, h, ph, stride)})
                for x in sorted({c[1] for c in tile_coords(w, w, pw, stride)})]

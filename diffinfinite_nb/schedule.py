@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
-from diffusers import DDPMScheduler, DDIMScheduler
+from diffusers import DDPMScheduler, DDIMScheduler, SchedulerMixin
 from .core import draw_randn
 
 # %% auto #0
@@ -42,10 +42,22 @@ def cfg_combine(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, guidance_scale
     return eps_uncond + guidance_scale*(eps_cond - eps_uncond)
 
 # %% ../nbs/03_schedule.ipynb #30bb9ca1
-def as_inference_scheduler(scheduler=None, num_inference_steps: int = 50):
-    "A `DDIMScheduler` set to `num_inference_steps`, from a DDIM scheduler, a schedule config, or `None` (defaults)."
-    if isinstance(scheduler, DDIMScheduler): scheduler.set_timesteps(num_inference_steps); return scheduler
-    return inference_scheduler(scheduler, num_inference_steps)
+def as_inference_scheduler(scheduler=None, num_inference_steps: int = 50, eta: float = 0.) -> tuple:
+    "`(DDIMScheduler, η)` set to `num_inference_steps`: from a DDIM scheduler, a DDPM one (η = 1), a schedule config or `None`."
+    if isinstance(scheduler, DDIMScheduler): scheduler.set_timesteps(num_inference_steps); return scheduler, eta
+    name = type(scheduler).__name__
+    if isinstance(scheduler, DDPMScheduler):
+        c = scheduler.config
+        if c.variance_type not in ('fixed_small', 'fixed_small_log') or c.clip_sample or c.thresholding:
+            raise ValueError(f"this DDPMScheduler (variance_type {c.variance_type!r}, clip_sample {c.clip_sample}, thresholding {c.thresholding}) "
+                             "is not DDIM's η = 1 update: use variance_type 'fixed_small' without clipping or thresholding, or a DDIMScheduler")
+        if eta not in (0., 1.): raise ValueError(f"a DDPMScheduler samples with η = 1 (ancestral sampling), got eta={eta}: use a DDIMScheduler for other η")
+        return inference_scheduler(c, num_inference_steps), 1.
+    if isinstance(scheduler, SchedulerMixin):
+        raise ValueError(f"{name} cannot drive these samplers: random-patch sampling steps the crops of one timestep independently, "
+                         "so a scheduler must update a pixel from its current value and noise prediction alone, and a multistep solver keeps "
+                         "one history per image. Use DDIMScheduler or DDPMScheduler (from_config of this one keeps the betas)")
+    return inference_scheduler(scheduler, num_inference_steps), eta
 
 @torch.no_grad()
 def sample_patches(model,                                  # network with `null_label`, called as `model(x_t, t, labels, masks)`
@@ -56,12 +68,12 @@ def sample_patches(model,                                  # network with `null_
                    guidance_scale: float = 1.0,            # ω of classifier-free guidance
                    eta: float = 0.,                        # DDIM η (0: deterministic given the start noise)
                    generator: torch.Generator|None = None, # the source of all randomness
-                   scheduler=None,                         # the model's schedule: a DDIM scheduler or a saved config
+                   scheduler=None,                         # the model's schedule: a DDIM or DDPM scheduler, or a saved config
                    progress: bool = False):                # show a progress bar
     "Sample `shape` patches for `class_labels` and `masks` with DDIM and classifier-free guidance."
     model.eval()
     dev = next(model.parameters()).device
-    sched = as_inference_scheduler(scheduler, num_inference_steps)
+    sched, eta = as_inference_scheduler(scheduler, num_inference_steps, eta)
     x = draw_randn(shape, generator, dev)                 # on the generator's device, then where the model is
     lab = torch.as_tensor(class_labels, device=dev).long().reshape(-1).expand(shape[0])
     null = torch.full_like(lab, model.null_label)
