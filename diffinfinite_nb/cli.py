@@ -20,7 +20,7 @@ from .training import Trainer, TrainConfig, weights_checksum, MIXED_PRECISION
 from .folder import read_folder_meta, load_model_folder, record_share_shift
 from .layouts import MaskMapDataset, fit_share_shift
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
-                                      BUNDLED_PIPELINE, save_result)
+                                      BUNDLED_PIPELINE, save_result, output_files)
 from .slide import DEFAULT_MPP
 from .wsi import Slide, SlidePatches, annotation_layout, is_slide_data, open_annotations, read_slides
 from .evaluation import evaluate_folders
@@ -108,7 +108,7 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
         if not st.is_main_process: return {}                # the others helped sample; the main process decodes and writes
         files = save_result(res, out, classes, mpp=mpp, progress=progress)
         del canvas, res
-    print(f"{out} ({hw[1]}x{hw[0]} px, {mpp} µm/px) with {files['mask'].name}, {files['classes'].name}, {files['preview'].name}"
+    print(f"{out} ({hw[1]}x{hw[0]} px, {mpp} µm/px) with {files['mask'].name}, {files['classes'].name}, {files['annotations'].name}, {files['preview'].name}"
           f" in {time.time() - t0:.0f} s")
     return files
 

@@ -19,11 +19,12 @@ from .unet import DiffInfiniteUNet
 from .sampling import random_patch_sample, banded_patch_sample, gather_bands, SampleInfo
 from .layouts import sample_layout, clean_mask
 from .decoding import decode_tiled
-from .slide import write_pyramid, DEFAULT_MPP
+from .slide import write_pyramid, is_ome, DEFAULT_MPP
+from .wsi import mask_to_geojson
 
 # %% auto #0
 __all__ = ['BUNDLED_PIPELINE', 'load_model', 'layout_to_latent', 'load_layout', 'generate_image', 'check_image_suffix',
-           'image_writer', 'DiffInfiniteOutput', 'DiffInfinitePipeline', 'preview', 'save_result']
+           'image_writer', 'DiffInfiniteOutput', 'DiffInfinitePipeline', 'preview', 'output_files', 'save_result']
 
 # %% ../nbs/11_pipeline.ipynb #f275119d
 def load_model(path, device='cpu', dtype=torch.float32) -> ModelFolder:
@@ -236,20 +237,30 @@ def preview(image, mask, classes, width: int = 1024) -> np.ndarray:
     small, m = np.asarray(img[::s, ::s]), np.asarray(mask[::s, ::s])
     return np.concatenate([small, classes.overlay(small, m)], 1)
 
-def save_result(result: DiffInfiniteOutput, path, classes, mpp: float = DEFAULT_MPP, progress: bool = True) -> dict:
-    "Write `path` (image, pyramidal TIFF), `*_mask.tif` (class ids), `*_classes.json` and `*_preview.png`; returns the paths."
+def output_files(path) -> dict:
+    "The files `save_result` writes for the image `path` (`slide.tif`, or `slide.ome.tif` for OME-TIFFs): image, mask, classes, annotations, preview."
     path = Path(path)
-    if path.suffix.lower() not in ('.tif', '.tiff'): raise ValueError(f"a whole-slide output must be a .tif, not {path.name!r}")
+    if path.suffix.lower() not in ('.tif', '.tiff'): raise ValueError(f"a whole-slide output must be a .tif (or .ome.tif), not {path.name!r}")
+    sfx = path.name[-len('.ome' + path.suffix):] if is_ome(path) else path.suffix
+    stem = path.name[:-len(sfx)]
+    return dict(image=path, mask=path.with_name(f'{stem}_mask{sfx}'), classes=path.with_name(f'{stem}_classes.json'),
+                annotations=path.with_name(f'{stem}.geojson'), preview=path.with_name(f'{stem}_preview.png'))
+
+def save_result(result: DiffInfiniteOutput, path, classes, mpp: float = DEFAULT_MPP, progress: bool = True) -> dict:
+    "Write the image at `path` (pyramidal TIFF or OME-TIFF), its class-id mask, class table, QuPath annotations and preview; returns the paths."
+    files = output_files(path)
     img = result.image
     if isinstance(img, Image.Image): img = np.asarray(img)
     if not isinstance(img, np.ndarray) or img.ndim != 3: raise ValueError("save_result needs a decoded image (output_type 'np' or 'pil')")
     if img.dtype != np.uint8: img = (np.clip(img, 0, 1)*255).round().astype(np.uint8)
-    stem = path.name[:-len(path.suffix)]
-    files = dict(image=path, mask=path.with_name(f'{stem}_mask.tif'), classes=path.with_name(f'{stem}_classes.json'),
-                 preview=path.with_name(f'{stem}_preview.png'))
     write_pyramid(files['image'], img, mpp=mpp, kind='image', progress=progress)
     write_pyramid(files['mask'], result.mask, mpp=mpp, kind='mask', progress=progress)
     with atomic_path(files['classes']) as tmp:
         Path(tmp).write_text(json.dumps(dict(classes=[dict(id=i, name=n, colour=c) for i, n, c in classes.to_json()], mpp=mpp), indent=1))
+    lay, (H, W) = np.asarray(result.layout), result.mask.shape
+    f = W//lay.shape[1]                                 # the mask is the latent layout repeated f times: trace the layout, scale by f
+    exact = lay.shape[0]*f == H and lay.shape[1]*f == W and np.array_equal(result.mask[::f, ::f], lay)
+    with atomic_path(files['annotations']) as tmp:
+        Path(tmp).write_text(json.dumps(mask_to_geojson(lay, classes, scale=f) if exact else mask_to_geojson(result.mask, classes)))
     with atomic_path(files['preview']) as tmp: Image.fromarray(preview(img, result.mask, classes)).save(tmp, format='PNG')
     return files

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .core import atomic_path, disk_memmap
 
 # %% auto #0
-__all__ = ['DEFAULT_MPP', 'pyramid_shapes', 'halve', 'write_pyramid']
+__all__ = ['DEFAULT_MPP', 'pyramid_shapes', 'halve', 'is_ome', 'write_pyramid']
 
 # %% ../nbs/10_slide.ipynb #5e486ff7
 DEFAULT_MPP = 0.5          # microns per pixel of level 0 when none is given: a 20x scan
@@ -36,14 +36,19 @@ def halve(a, out, kind: str = 'image', band: int = 512):
     return out
 
 # %% ../nbs/10_slide.ipynb #1ea8477c
+def is_ome(path) -> bool:
+    "Whether `path` names an OME-TIFF (`.ome.tif` or `.ome.tiff`)."
+    return Path(path).name.lower().endswith(('.ome.tif', '.ome.tiff'))
+
 def write_pyramid(path,                       # the .tif to write (replaced atomically)
                   level0,                     # `(H, W, 3)` uint8 image or `(H, W)` uint8 class map; may be a memory map
                   mpp: float = DEFAULT_MPP,   # microns per pixel of level 0
                   kind: str = 'image',        # 'image' (JPEG, 2x2 means) or 'mask' (deflate, nearest)
                   tile: int = 256,            # tile size in pixels (a multiple of 16)
                   quality: int = 90,          # JPEG quality of images
-                  progress: bool = True):     # show a progress bar
-    "Write `level0` as a tiled, compressed, pyramidal TIFF at `path`; returns the level shapes."
+                  progress: bool = True,      # show a progress bar
+                  ome: bool|None = None):     # an OME-TIFF (levels as SubIFDs, OME-XML); default: when `path` ends in .ome.tif
+    "Write `level0` as a tiled, compressed, pyramidal TIFF (or OME-TIFF) at `path`; returns the level shapes."
     if kind not in ('image', 'mask'): raise ValueError(f"kind must be 'image' or 'mask', not {kind!r}")
     shape = tuple(level0.shape)
     if level0.dtype != np.uint8: raise ValueError(f"{kind} must be uint8, got {level0.dtype}")
@@ -54,6 +59,7 @@ def write_pyramid(path,                       # the .tif to write (replaced atom
     shapes = pyramid_shapes(shape[0], shape[1], tile)
     comp = dict(compression='jpeg', compressionargs={'level': quality}) if kind == 'image' else dict(compression='zlib')
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    ome = is_ome(path) if ome is None else ome
     ntiles = sum(math.ceil(h/tile)*math.ceil(w/tile) for h, w in shapes)
     try:
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=f'.{path.name}.') as work, atomic_path(path) as tmp:
@@ -69,12 +75,14 @@ def write_pyramid(path,                       # the .tif to write (replaced atom
                         if t.shape[:2] != (tile, tile):
                             t = np.pad(t, [(0, tile - t.shape[0]), (0, tile - t.shape[1])] + [(0, 0)]*(t.ndim - 2))
                         bar.update(1); yield t
-            with tifffile.TiffWriter(tmp, bigtiff=sum(np.prod(s) for s in shapes)*(3 if kind == 'image' else 1) > 2**31) as tif:
+            meta = dict(axes='YXS' if kind == 'image' else 'YX', PhysicalSizeX=mpp, PhysicalSizeXUnit='µm', PhysicalSizeY=mpp, PhysicalSizeYUnit='µm')
+            with tifffile.TiffWriter(tmp, bigtiff=sum(np.prod(s) for s in shapes)*(3 if kind == 'image' else 1) > 2**31, ome=ome) as tif:
                 for i, lv in enumerate(levels):
                     px = 1e4/(mpp*shape[1]/lv.shape[1])                       # pixels per centimetre at this level
                     tif.write(tiles(lv), shape=lv.shape, dtype=np.uint8, tile=(tile, tile), subfiletype=0 if i == 0 else 1,
                               photometric='rgb' if kind == 'image' else 'minisblack', resolution=(px, px), resolutionunit='CENTIMETER',
-                              software='diffinfinite_nb', metadata=None, **comp)
+                              software='diffinfinite_nb', metadata=meta if ome and i == 0 else None,
+                              subifds=len(levels) - 1 if ome and i == 0 else None, **comp)    # OME: the reduced levels are SubIFDs of level 0
             bar.close()
     except OSError as e:                                                  # a full disk, a lost mount: one line, temporaries gone
         if path.name in str(e): raise

@@ -16,7 +16,7 @@ from scipy import ndimage, sparse
 from skimage.color import rgb2hsv
 from skimage.draw import polygon as draw_polygon
 from skimage.filters import threshold_otsu
-from skimage.measure import find_contours, approximate_polygon
+from skimage.measure import find_contours
 from skimage.morphology import remove_small_objects, remove_small_holes, closing, disk
 from tqdm.auto import tqdm
 from .core import *
@@ -269,8 +269,14 @@ class AnnotationMap:
 def _rings(component: np.ndarray) -> list:
     "Rings `(x, y)` in pixel-corner units of one 4-connected component: its outline, then the outlines of its holes."
     def outline(b):
-        cs = find_contours(np.pad(b, 1).astype(np.float32), 0.5)
-        r = approximate_polygon(max(cs, key=len), 0) - 1 + 0.5        # back to unpadded pixel centres, then to corners
+        c = max(find_contours(np.pad(b, 1).astype(np.float32), 0.5), key=len)    # through edge midpoints, cutting corners
+        p, q = c[:-1], c[1:]
+        corner = np.where(p % 1 == 0.5, p, q)                          # a corner-cutting step goes round the pixel corner instead
+        r = np.stack([p, corner], 1).reshape(-1, 2)
+        d = np.diff(np.concatenate([r[-1:], r]), axis=0)
+        r = r[np.any(d != 0, 1)]                                       # no repeated points
+        a, b = r - np.roll(r, 1, 0), np.roll(r, -1, 0) - r
+        r = r[a[:, 0]*b[:, 1] != a[:, 1]*b[:, 0]] - 1 + 0.5             # vertices only (turns); back to unpadded pixel centres, then to corners
         return r[:, ::-1]
     filled = ndimage.binary_fill_holes(component)
     holes, n = ndimage.label(filled & ~component)
@@ -281,8 +287,9 @@ def mask_to_geojson(mask, table: ClassTable = TISSUE_CLASSES, scale: float = 1.,
     m = table.validate(np.asarray(mask), 'class map')
     feats = []
     for c in [int(v) for v in np.unique(m) if v > 0]:
-        comps, n = ndimage.label(m == c)
-        polys = [[(r*scale + np.asarray(offset)).round(3).tolist() for r in _rings(comps == i)] for i in range(1, n + 1)]
+        comps, _ = ndimage.label(m == c)
+        polys = [[((r + (sl[1].start, sl[0].start))*scale + np.asarray(offset)).round(3).tolist() for r in _rings(comps[sl] == i)]
+                 for i, sl in enumerate(ndimage.find_objects(comps), 1)]          # each component in its bounding box: work in proportion to its area
         feats.append(dict(type='Feature', geometry=dict(type='MultiPolygon', coordinates=[[[*r, r[0]] for r in p] for p in polys]),
                           properties=dict(objectType='annotation',
                                           classification=dict(name=table.names[c], color=[int(v) for v in table.colours[c]]))))
@@ -502,8 +509,9 @@ def read_slides(path, slide_mpp: float|None = None) -> tuple:
             if s.annotations is not None and not s.annotations.is_file(): raise FileNotFoundError(f"{path}: annotations {s.annotations} not found")
         return srcs, contexts
     if not path.is_dir(): raise ValueError(f"{path} is neither a slide folder nor a .csv table of slides")
-    label_kinds = ('_labels.tif', '_labels.tiff', '_labels.png', '-labels.tif', '-labels.png', '_mask.tif', '_mask.tiff')
+    label_kinds = ('_labels.tif', '_labels.tiff', '_labels.png', '-labels.tif', '-labels.png', '_mask.tif', '_mask.tiff', '_mask.ome.tif', '_mask.ome.tiff')
     slides = sorted(p for p in path.iterdir() if p.suffix.lower() in SLIDE_EXTS and not any(p.name.endswith(k) for k in label_kinds))
     if not slides: raise ValueError(f"{path} holds no slides ({', '.join(SLIDE_EXTS)})")
-    srcs = [SlideSource(p, _find(path, p.stem, p.name, ('.geojson',) + label_kinds), 0, slide_mpp) for p in slides]
+    stem = lambda p: p.name[:-len('.ome' + p.suffix)] if p.name.lower().endswith(('.ome.tif', '.ome.tiff')) else p.stem
+    srcs = [SlideSource(p, _find(path, stem(p), p.name, ('.geojson',) + label_kinds), 0, slide_mpp) for p in slides]
     return srcs, ['none']

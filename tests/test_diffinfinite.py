@@ -1,6 +1,6 @@
 """The `diffinfinite` command: the main job writes whole-slide files that OpenSlide and tiffslide open; bad input is one
 line on stderr, a non-zero exit and no file under a final name; Ctrl-C and kill leave nothing behind."""
-import os, shutil, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, sys, time
 import numpy as np, pytest
 from pathlib import Path
 from PIL import Image
@@ -34,7 +34,7 @@ def test_sample_from_a_layout_opens_in_openslide_and_tiffslide(tmp_path):
     r = run('sample', '--layout', tmp_path/'layout.png', '--out', tmp_path/'slide.tif', '--steps', '2', '--mpp', '0.25', '--device', 'cpu')
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(r.stdout.strip().splitlines()) == 1, r.stdout                          # a one-line summary
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['layout.png', 'slide.tif', 'slide_classes.json', 'slide_mask.tif', 'slide_preview.png']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['layout.png', 'slide.geojson', 'slide.tif', 'slide_classes.json', 'slide_mask.tif', 'slide_preview.png']
     torch.set_num_threads(1)
     mem = DiffInfinitePipeline.from_pretrained()(lay, num_inference_steps=2, generator=make_generator(0), progress=False)
     ref = (np.clip(mem.image, 0, 1)*255).round().astype(np.uint8)
@@ -53,6 +53,11 @@ def test_sample_from_a_layout_opens_in_openslide_and_tiffslide(tmp_path):
         assert np.corrcoef(a.ravel(), w.ravel())[0, 1] > 0.9                          # and the texture is the same one
     m = tiffslide.TiffSlide(tmp_path/'slide_mask.tif').read_region((0, 0), 0, (512, 384), as_array=True).reshape(384, 512)
     assert (m == mem.mask).all(), 'the mask file holds the class ids the image model was asked to paint'
+    from diffinfinite_nb.wsi import AnnotationMap                                  # QuPath's annotations: the same mask, pixel for pixel
+    ann = AnnotationMap.from_geojson(tmp_path/'slide.geojson', mem_classes := DiffInfinitePipeline.from_pretrained().classes)
+    assert (ann.rasterize(0, 0, (384, 512)) == mem.mask).all()
+    feats = json.loads((tmp_path/'slide.geojson').read_text())['features']
+    assert {f['properties']['classification']['name'] for f in feats} == {mem_classes.names[c] for c in np.unique(mem.mask) if c > 0}
 
 @pytest.mark.shared
 def test_sample_from_a_size_draws_its_own_layout(tmp_path):
