@@ -190,17 +190,29 @@ def _dist(group):
     import torch.distributed as dist
     return dist.get_world_size(group), dist.get_rank(group)
 
+def _per_crop(model) -> bool:
+    "Whether `model` is conditioned on a crop's whole class map (one conditional evaluation per crop), not on one class and its mask."
+    c = getattr(model, 'crop_condition', 'class-mask')
+    if c not in ('class-mask', 'class-map'): raise ValueError(f"a denoiser's crop_condition must be 'class-mask' or 'class-map', not {c!r}")
+    return c == 'class-map'
+
+def _jobs_layout(model, lay):
+    "The layout that decides the evaluations: the layout, or for a class-map model one class (1) everywhere."
+    return torch.ones_like(lay) if _per_crop(model) else lay
+
 def _evaluate(model, x, t, layout, cy, cx, crop, labels, ph, pw, batch_size, group=None):
     "Yield `(evaluations so far, their noise predictions)` round by round: batches of `batch_size`, shared round-robin by `group`."
     dev, dtype = _net_place(model)
     world, rank = _dist(group)
+    per_crop = _per_crop(model)
     crop_cpu, crop = crop, crop.to(x.device)
     def run(a, b):                                     # evaluations a..b-1: each crop cut out once, one network call
         c0, c1 = int(crop_cpu[a]), int(crop_cpu[b - 1]) + 1
         j = crop[a:b] - c0
         xb = gather_crops(x[0], cy[c0:c1], cx[c0:c1], ph, pw).to(dev, dtype).index_select(0, j.to(dev))
         lb = labels[a:b].to(dev)
-        mb = (gather_crops(layout, cy[c0:c1], cx[c0:c1], ph, pw).to(dev).index_select(0, j.to(dev)) == lb[:, None, None]).to(dtype)
+        mb = gather_crops(layout, cy[c0:c1], cx[c0:c1], ph, pw).to(dev).index_select(0, j.to(dev))
+        mb = mb if per_crop else (mb == lb[:, None, None]).to(dtype)     # the crop's class map, or the binary mask of the label
         return model(xb, t.expand(b - a).to(dev), lb, mb).float()
     J, B = len(labels), batch_size
     for r in range(0, J, B*world):                     # round: batch k of it is evaluated by rank k
@@ -218,9 +230,10 @@ def _denoise_crops(model, x, t, layout, crops, ph, pw, guidance_scale, crop_batc
     "Guided noise predictions `[N, C, ph, pw]` of all crops (all read `x`), evaluated in batches; returns (eps, nfe)."
     cy, cx = (torch.tensor([c[k] for c in crops], device=x.device) for k in (0, 1))
     lay = layout.to(x.device)
-    crop, labels = crop_jobs(lay, cy, cx, ph, pw, model.null_label, guidance_scale)
+    jl = _jobs_layout(model, lay)
+    crop, labels = crop_jobs(jl, cy, cx, ph, pw, model.null_label, guidance_scale)
     eps = torch.cat([e for _, e in _evaluate(model, x, t, lay, cy, cx, crop, labels, ph, pw, crop_batch_size, group)])
-    return combine_crops(gather_crops(lay, cy, cx, ph, pw), crop, labels, eps, model.null_label, guidance_scale), len(labels)
+    return combine_crops(gather_crops(jl, cy, cx, ph, pw), crop, labels, eps, model.null_label, guidance_scale), len(labels)
 
 def first_owner(cy: torch.Tensor, cx: torch.Tensor, ph: int, pw: int, h: int, w: int, chunk: int = 4096) -> torch.Tensor:
     "`[h, w]`: the first crop (in order) covering each pixel, whose value wins; `len(cy)` where no crop covers it."
@@ -278,6 +291,7 @@ def random_patch_sample(model,                                   # network with 
     (_, C, h, w), null = x.shape, model.null_label
     chunk = max(crop_batch_size, ((8 if _slices(x) else 256) << 20)//(4*C*ph*pw))    # evaluations combined and pasted at once: 8 MB on the CPU, 256 MB elsewhere
     spare, lay = (None if state is None else state[1]), layout.to(x.device)          # the layout lives with the state
+    jl = _jobs_layout(model, lay)                                                    # which evaluations each crop needs
     if known is not None:
         z0, keep = known[0].to(x.device).float().reshape(1, C, h, w), torch.as_tensor(known[1]).to(x.device).bool()
         if keep.shape != (h, w): raise ValueError(f"known-pixel mask {tuple(keep.shape)} must match the layout {(h, w)}")
@@ -290,7 +304,7 @@ def random_patch_sample(model,                                   # network with 
         crops = PLACEMENTS[placement](h, w, ph, pw, generator)
         noise = draw_randn(x.shape, generator, x.device) if eta > 0 else None
         cy, cx = (torch.tensor([c[k] for c in crops], device=x.device) for k in (0, 1))
-        crop, labels = crop_jobs(lay, cy, cx, ph, pw, null, guidance_scale)          # CPU: which evaluations, in crop order
+        crop, labels = crop_jobs(jl, cy, cx, ph, pw, null, guidance_scale)           # CPU: which evaluations, in crop order
         ends = torch.bincount(crop, minlength=len(crops)).cumsum(0).tolist()         # crop j's evaluations end at ends[j]
         owner = first_owner(cy, cx, ph, pw, h, w)                                    # first value wins
         whole = (torch.bincount(owner.view(-1), minlength=len(crops) + 1)[:-1] == ph*pw).tolist() if _slices(x) else None
@@ -304,7 +318,7 @@ def random_patch_sample(model,                                   # network with 
             avail = torch.cat(rows) if len(rows) > 1 else rows[0]
             k = ends[j1 - 1] - done
             js = torch.arange(j0, j1, device=x.device)
-            g = combine_crops(gather_crops(lay, cy[js], cx[js], ph, pw), crop[done:done + k] - j0, labels[done:done + k], avail[:k], null, guidance_scale)
+            g = combine_crops(gather_crops(jl, cy[js], cx[js], ph, pw), crop[done:done + k] - j0, labels[done:done + k], avail[:k], null, guidance_scale)
             paste_crops(new[0], g, cy[js], cx[js], js, owner, whole)
             rows, done, j0, pending = [avail[k:]], done + k, j1, len(avail) - k
         new = ddim_bands(sched, new, t, x, eta, noise)
@@ -375,6 +389,7 @@ def banded_patch_sample(model,                                  # network with `
     dev = _net_place(model)[0]
     x = _draw_rows(shape, b0, r1, generator, dev)
     lay = layout[b0:r1].to(x.device)
+    jl = _jobs_layout(model, lay)
     info = SampleInfo(patch=(ph, pw), timesteps=[int(t) for t in sched.timesteps])
     info.bytes_sent = 0
     for i, t in enumerate(tqdm(sched.timesteps, desc='banded random-patch DDIM', disable=not progress or rank > 0)):
@@ -389,9 +404,9 @@ def banded_patch_sample(model,                                  # network with `
         for y0 in sorted(set(cy[mine].tolist())):                       # a grid row of crops at a time: batches independent of the world size
             js = mine[cy[mine] == y0]
             jy, jx = (cy[js] - b0).to(x.device), cx[js].to(x.device)
-            crop, labels = crop_jobs(lay, jy, jx, ph, pw, null, guidance_scale)
+            crop, labels = crop_jobs(jl, jy, jx, ph, pw, null, guidance_scale)
             eps = torch.cat([e for _, e in _evaluate(model, x, t, lay, jy, jx, crop, labels, ph, pw, crop_batch_size)])
-            g = combine_crops(gather_crops(lay, jy, jx, ph, pw), crop, labels, eps, null, guidance_scale)
+            g = combine_crops(gather_crops(jl, jy, jx, ph, pw), crop, labels, eps, null, guidance_scale)
             paste_crops(new[0], g, jy, jx, js.to(x.device), owner)
             nfe += len(labels)
         if active > 1 and rank < active:                                # guided noise of my crops below my band -> the next band
