@@ -54,7 +54,7 @@ def test_a_killed_runs_temporaries_are_removed(tmp_path):
     status, err = _main('sample', '--size', 64, '--out', tmp_path/'s.tif', '--steps', 1, '--mask-steps', 1)
     assert status == 0, err
     assert 'removed 2 temporaries' in err, err
-    assert _files(tmp_path) == ['s.tif', 's_classes.json', 's_mask.tif', 's_preview.png']
+    assert _files(tmp_path) == ['s.geojson', 's.tif', 's_classes.json', 's_mask.tif', 's_preview.png']
 
 @pytest.mark.parametrize('argv,says', [
     (['sample', '--size', 64, '--guidance', 'nan'], '--guidance must be a finite number from 0 to 100, got nan'),

@@ -63,7 +63,7 @@ def test_readme_own_slides_commands_on_a_real_svs(tmp_path):
     assert 'Traceback' not in r.stderr
 
 def test_a_generated_slide_is_training_data(tmp_path):
-    "`diffinfinite sample` -> `Slide` (µm/px from the file, its mask as the label image) -> `train` -> `sample` again."
+    "`diffinfinite sample` -> `Slide` (µm/px from the file, its QuPath annotations as labels) -> `train` -> `sample` again."
     import tiffslide
     from diffinfinite_nb.wsi import Slide, read_slides
     from diffinfinite_nb.pipeline import BUNDLED_PIPELINE
@@ -73,7 +73,10 @@ def test_a_generated_slide_is_training_data(tmp_path):
     s = Slide(gen/'s.tif')
     assert (s.width, s.height, s.mpp) == (256, 256, 0.5)
     srcs, _ = read_slides(gen)
-    assert [(p.slide.name, p.annotations.name) for p in srcs] == [('s.tif', 's_mask.tif')]
+    assert [(p.slide.name, p.annotations.name) for p in srcs] == [('s.tif', 's.geojson')]       # the annotations it wrote
+    from diffinfinite_nb.wsi import open_annotations
+    m = tiffslide.TiffSlide(gen/'s_mask.tif').read_region((0, 0), 0, (256, 256), as_array=True).reshape(256, 256)
+    assert (open_annotations(gen/'s.geojson', s).rasterize(0, 0, (256, 256)) == m).all()        # and they are its mask
     r = _run('train', '--data', gen, '--mpp', 0.5, '--size', 128, '--out', tmp_path/'run', '--steps', 2, '--batch-size', 4,
              '--base-channels', 8, '--ckpt-every', 0)
     assert r.returncode == 0, r.stderr[-3000:]
