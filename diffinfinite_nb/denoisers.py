@@ -32,7 +32,7 @@ class ControlNetDenoiser(nn.Module):
                  negative_prompt_embeds: torch.Tensor|None = None, # `[1, L, D]` of the negative prompt (default: zeros)
                  conditioning_scale: float = 1.):                  # ControlNet's residual weight
         super().__init__()
-        self.unet, self.controlnet, self.classes, self.conditioning_scale = unet, controlnet, classes, conditioning_scale
+        self.unet, self.controlnet, self.conditioning_scale = unet, controlnet, conditioning_scale
         self.null_label = len(classes.names)                       # any class id of the table may be in a layout
         self.size_multiple = 2**(len(unet.config.block_out_channels) - 1)
         self.factor = 2**(len(controlnet.config.conditioning_embedding_out_channels) - 1)   # control image pixels per latent pixel
@@ -62,7 +62,8 @@ def sd_controlnet_denoiser(controlnet,                                 # hub id 
                            device='cpu', torch_dtype=torch.float32, conditioning_scale: float = 1.) -> ControlNetDenoiser:
     "A `ControlNetDenoiser` from pretrained SD-2 and ControlNet weights, with the prompts embedded by SD's own text encoder."
     from diffusers import UNet2DConditionModel, ControlNetModel
-    from transformers import CLIPTextModel, CLIPTokenizer
+    try: from transformers import CLIPTextModel, CLIPTokenizer
+    except ImportError: raise ImportError("Stable Diffusion's text encoder needs transformers: pip install transformers") from None
     tok = CLIPTokenizer.from_pretrained(base, subfolder='tokenizer')
     enc = CLIPTextModel.from_pretrained(base, subfolder='text_encoder', torch_dtype=torch_dtype).to(device)
     @torch.no_grad()

@@ -19,7 +19,7 @@ from .unet import DiffInfiniteUNet
 from .sampling import random_patch_sample, banded_patch_sample, gather_bands, SampleInfo
 from .layouts import sample_layout, clean_mask
 from .decoding import decode_tiled
-from .slide import write_pyramid, is_ome, DEFAULT_MPP
+from .slide import write_pyramid, split_slide_name, DEFAULT_MPP
 from .wsi import mask_to_geojson
 
 # %% auto #0
@@ -241,8 +241,7 @@ def output_files(path) -> dict:
     "The files `save_result` writes for the image `path` (`slide.tif`, or `slide.ome.tif` for OME-TIFFs): image, mask, classes, annotations, preview."
     path = Path(path)
     if path.suffix.lower() not in ('.tif', '.tiff'): raise ValueError(f"a whole-slide output must be a .tif (or .ome.tif), not {path.name!r}")
-    sfx = path.name[-len('.ome' + path.suffix):] if is_ome(path) else path.suffix
-    stem = path.name[:-len(sfx)]
+    stem, sfx = split_slide_name(path)
     return dict(image=path, mask=path.with_name(f'{stem}_mask{sfx}'), classes=path.with_name(f'{stem}_classes.json'),
                 annotations=path.with_name(f'{stem}.geojson'), preview=path.with_name(f'{stem}_preview.png'))
 
@@ -258,7 +257,7 @@ def save_result(result: DiffInfiniteOutput, path, classes, mpp: float = DEFAULT_
     with atomic_path(files['classes']) as tmp:
         Path(tmp).write_text(json.dumps(dict(classes=[dict(id=i, name=n, colour=c) for i, n, c in classes.to_json()], mpp=mpp), indent=1))
     lay, (H, W) = np.asarray(result.layout), result.mask.shape
-    f = W//lay.shape[1]                                 # the mask is the latent layout repeated f times: trace the layout, scale by f
+    f = max(1, W//lay.shape[1])                         # the mask is the latent layout repeated f times: trace the layout, scale by f
     exact = lay.shape[0]*f == H and lay.shape[1]*f == W and np.array_equal(result.mask[::f, ::f], lay)
     with atomic_path(files['annotations']) as tmp:
         Path(tmp).write_text(json.dumps(mask_to_geojson(lay, classes, scale=f) if exact else mask_to_geojson(result.mask, classes)))

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .core import atomic_path, disk_memmap
 
 # %% auto #0
-__all__ = ['DEFAULT_MPP', 'pyramid_shapes', 'halve', 'is_ome', 'write_pyramid']
+__all__ = ['DEFAULT_MPP', 'pyramid_shapes', 'halve', 'is_ome', 'split_slide_name', 'write_pyramid']
 
 # %% ../nbs/10_slide.ipynb #5e486ff7
 DEFAULT_MPP = 0.5          # microns per pixel of level 0 when none is given: a 20x scan
@@ -39,6 +39,12 @@ def halve(a, out, kind: str = 'image', band: int = 512):
 def is_ome(path) -> bool:
     "Whether `path` names an OME-TIFF (`.ome.tif` or `.ome.tiff`)."
     return Path(path).name.lower().endswith(('.ome.tif', '.ome.tiff'))
+
+def split_slide_name(path) -> tuple:
+    "`(stem, suffix)` of a slide file name, `.ome.tif` taken as one suffix: `('s', '.ome.tif')`, `('s', '.svs')`."
+    name = Path(path).name
+    n = len('.ome' + Path(name).suffix) if is_ome(name) else len(Path(name).suffix)
+    return name[:len(name) - n], name[len(name) - n:]
 
 def write_pyramid(path,                       # the .tif to write (replaced atomically)
                   level0,                     # `(H, W, 3)` uint8 image or `(H, W)` uint8 class map; may be a memory map

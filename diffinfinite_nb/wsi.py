@@ -21,7 +21,7 @@ from skimage.morphology import remove_small_objects, remove_small_holes, closing
 from tqdm.auto import tqdm
 from .core import *
 from .data import TISSUE_CLASSES, ClassTable, EpochSubset, dihedral, load_pair
-from .slide import write_pyramid
+from .slide import write_pyramid, split_slide_name
 
 # %% auto #0
 __all__ = ['SLIDE_EXTS', 'Slide', 'tissue_mask', 'TissueMap', 'detect_tissue', 'patch_grid', 'Annotation', 'read_geojson',
@@ -275,8 +275,8 @@ def _rings(component: np.ndarray) -> list:
         r = np.stack([p, corner], 1).reshape(-1, 2)
         d = np.diff(np.concatenate([r[-1:], r]), axis=0)
         r = r[np.any(d != 0, 1)]                                       # no repeated points
-        a, b = r - np.roll(r, 1, 0), np.roll(r, -1, 0) - r
-        r = r[a[:, 0]*b[:, 1] != a[:, 1]*b[:, 0]] - 1 + 0.5             # vertices only (turns); back to unpadded pixel centres, then to corners
+        din, dout = r - np.roll(r, 1, 0), np.roll(r, -1, 0) - r
+        r = r[din[:, 0]*dout[:, 1] != din[:, 1]*dout[:, 0]] - 1 + 0.5             # vertices only (turns); back to unpadded pixel centres, then to corners
         return r[:, ::-1]
     filled = ndimage.binary_fill_holes(component)
     holes, n = ndimage.label(filled & ~component)
@@ -512,6 +512,5 @@ def read_slides(path, slide_mpp: float|None = None) -> tuple:
     label_kinds = ('_labels.tif', '_labels.tiff', '_labels.png', '-labels.tif', '-labels.png', '_mask.tif', '_mask.tiff', '_mask.ome.tif', '_mask.ome.tiff')
     slides = sorted(p for p in path.iterdir() if p.suffix.lower() in SLIDE_EXTS and not any(p.name.endswith(k) for k in label_kinds))
     if not slides: raise ValueError(f"{path} holds no slides ({', '.join(SLIDE_EXTS)})")
-    stem = lambda p: p.name[:-len('.ome' + p.suffix)] if p.name.lower().endswith(('.ome.tif', '.ome.tiff')) else p.stem
-    srcs = [SlideSource(p, _find(path, stem(p), p.name, ('.geojson',) + label_kinds), 0, slide_mpp) for p in slides]
+    srcs = [SlideSource(p, _find(path, split_slide_name(p)[0], p.name, ('.geojson',) + label_kinds), 0, slide_mpp) for p in slides]
     return srcs, ['none']
