@@ -102,7 +102,7 @@ def throughput(steps=30, batch=64):
 def slide_4096(size=4096, steps=20):
     import torch
     from diffinfinite_nb.pipeline import DiffInfinitePipeline
-    pipe = DiffInfinitePipeline.from_pretrained(device='cuda', torch_dtype=torch.bfloat16)
+    pipe = DiffInfinitePipeline.from_pretrained(device='cuda', dtype=torch.bfloat16)
     net, spent, calls = pipe.image.model, [0.], [0]
     orig = net.forward
     def timed_forward(*a, **k):                       # the image network's own time (synchronised), call by call
@@ -111,13 +111,13 @@ def slide_4096(size=4096, steps=20):
     pipe(size=512, num_inference_steps=2, mask_num_inference_steps=2, progress=False)              # warm-up
     net.forward = timed_forward
     torch.cuda.reset_peak_memory_stats(); torch.cuda.synchronize(); t0, marks = time.time(), []
-    res = pipe(size=size, num_inference_steps=steps, generator=torch.Generator('cuda').manual_seed(0), decode_batch_size=32, progress=False,
+    res = pipe(size=size, num_inference_steps=steps, generator=torch.Generator('cuda').manual_seed(0), decode_batch_size=32, output_type='np', progress=False,
                callback_on_step_end=lambda p, i, t, d: marks.append((time.time(), spent[0], calls[0])))
     torch.cuda.synchronize(); total = time.time() - t0
     (ta, sa, ca), (tb, sb, cb) = marks[0], marks[-1]   # image-model steps 2..last
     return dict(size=size, steps=steps, seconds=round(total, 1), peak_gpu_gib=round(torch.cuda.max_memory_allocated()/2**30, 2),
                 image_steps_s=round(tb - ta, 2), network_s=round(sb - sa, 2), outside_network_share=round(1 - (sb - sa)/(tb - ta), 3),
-                s_per_evaluation=round((sb - sa)/max(cb - ca, 1), 5), nfe=res.info.nfe)
+                s_per_evaluation=round((sb - sa)/max(cb - ca, 1), 5), nfe=res.info[0].nfe)
 
 def hann_4096(size=4096):
     import torch

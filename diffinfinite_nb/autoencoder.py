@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_latent_space.ipynb #b52243dd
 from __future__ import annotations
-import json, os, shutil
+import copy, json, os, shutil
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -17,7 +17,8 @@ from .data import *
 # %% auto #0
 __all__ = ['TAEF2_URL', 'SD2_VAE', 'EXACT_SYMMETRY', 'LatentAutoencoder', 'Clamp', 'TAEBlock', 'taef2_encoder', 'taef2_decoder',
            'taef2_weights', 'TAEF2', 'DiffusersVAE', 'measure_latent_stats', 'PixelSpace', 'OneHotMaps',
-           'load_autoencoder', 'mmap_safetensors', 'build_latent_cache', 'merge_latent_shards', 'LatentDataset']
+           'load_autoencoder', 'LatentSpace', 'mmap_safetensors', 'build_latent_cache', 'merge_latent_shards',
+           'LatentDataset']
 
 # %% ../nbs/02_latent_space.ipynb #c26279c9
 class LatentAutoencoder(nn.Module):
@@ -247,6 +248,103 @@ def load_autoencoder(spec: dict, device='cpu', dtype=torch.float32) -> LatentAut
         if k in spec and int(spec[k]) != getattr(ae, k):
             raise ValueError(f"the {name!r} autoencoder has {k}={getattr(ae, k)}, the spec says {spec[k]}")
     return ae.set_stats(spec['latent_mean'], spec['latent_std']).to(device)
+
+# %% ../nbs/02_latent_space.ipynb #76039342
+from diffusers import ModelMixin, ConfigMixin
+from diffusers.configuration_utils import register_to_config
+import functools
+
+def _architecture(name: str, latent_channels: int, vae_config: dict|None) -> LatentAutoencoder:
+    "The untrained network of a latent space (its weights come from a folder or its source)."
+    if name == 'taef2': return TAEF2()
+    if name == 'diffusers':
+        if not vae_config: raise ValueError("a 'diffusers' latent space needs the AutoencoderKL config (vae_config) to be rebuilt")
+        from diffusers import AutoencoderKL
+        return DiffusersVAE(AutoencoderKL.from_config(vae_config))
+    if name == 'pixel': return PixelSpace()
+    if name == 'onehot': return OneHotMaps(int(latent_channels))
+    raise ValueError(f"unknown latent space {name!r}: expected 'taef2', 'diffusers', 'pixel' or 'onehot'")
+
+def _offload_hook(method):
+    "Let an offload hook (`enable_model_cpu_offload`) move the module in before `method`, as diffusers' `apply_forward_hook` does; spaces without weights need none."
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        hook = getattr(self, '_hf_hook', None)
+        if hook is not None and hasattr(hook, 'pre_forward') and next(self.parameters(), None) is not None: hook.pre_forward(self)
+        return method(self, *args, **kwargs)
+    return wrapper
+
+class LatentSpace(ModelMixin, ConfigMixin):
+    "A `LatentAutoencoder` as a diffusers model: its spec and latent statistics in `config.json`, its weights beside it or fetched from its source."
+    @register_to_config
+    def __init__(self, name: str = 'taef2', latent_channels: int = 32, downsample: int = 8, latent_mean=None, latent_std=None,
+                 source: dict|None = None,           # where the weights come from when the folder has none (`LatentAutoencoder.source`)
+                 vae_config: dict|None = None,       # the AutoencoderKL config of a 'diffusers' space
+                 save_weights: bool = True):         # False: `save_pretrained` writes the config only (weights from `source`)
+        super().__init__()
+        self.autoencoder = _architecture(name, latent_channels, vae_config)
+        for k, v in (('latent_channels', latent_channels), ('downsample', downsample)):
+            if getattr(self.autoencoder, k) != int(v): raise ValueError(f"the {name!r} autoencoder has {k}={getattr(self.autoencoder, k)}, the config says {v}")
+        if latent_mean is not None: self.autoencoder.set_stats(latent_mean, latent_std)
+        self._fp32 = []                               # a float32 copy for fp16 weights on a CPU (no fast fp16 convolutions there)
+
+    @classmethod
+    def from_autoencoder(cls, ae: LatentAutoencoder, save_weights: bool = True):
+        "Wrap a loaded autoencoder (its weights and statistics are kept)."
+        s = ae.spec()
+        m = cls(s['name'], s['latent_channels'], s['downsample'], s['latent_mean'], s['latent_std'], ae.source() or None,
+                dict(ae.vae.config) if isinstance(ae, DiffusersVAE) else None, save_weights)
+        m.autoencoder = ae
+        return m
+
+    @property
+    def downsample(self) -> int: return self.autoencoder.downsample
+    @property
+    def latent_channels(self) -> int: return self.autoencoder.latent_channels
+    def spec(self) -> dict: return self.autoencoder.spec()
+    def _param(self): return self.autoencoder._param()
+    def _net(self) -> LatentAutoencoder:
+        p = self._param()
+        if p.dtype != torch.float16 or p.device.type != 'cpu': self._fp32.clear(); return self.autoencoder
+        if not self._fp32: self._fp32.append(copy.deepcopy(self.autoencoder).float())
+        return self._fp32[0]
+    @_offload_hook
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        "Normalised latents of images in [0, 1] (`LatentAutoencoder.encode`)."
+        return self._net().encode(x)
+    @_offload_hook
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        "Images in [0, 1] of normalised latents (`LatentAutoencoder.decode`)."
+        return self._net().decode(z)
+    def forward(self, z): return self.decode(z)
+
+    def _fix_stats(self):
+        "The latent statistics exactly as in the config, in float32 (half-precision loading would round them)."
+        c = self.config
+        if c.latent_mean is not None:
+            dev = self.autoencoder.latent_mean.device
+            self.autoencoder.latent_mean = torch.tensor(c.latent_mean, dtype=torch.float32, device=dev)
+            self.autoencoder.latent_std = torch.tensor(c.latent_std, dtype=torch.float32, device=dev)
+        return self
+
+    def save_pretrained(self, save_directory, **kw):
+        "Write `config.json` and, unless `save_weights` is False, the weights (diffusers' `ModelMixin.save_pretrained`)."
+        if self.config.save_weights: return super().save_pretrained(save_directory, **kw)
+        Path(save_directory).mkdir(parents=True, exist_ok=True); self.save_config(save_directory)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, subfolder: str|None = None, torch_dtype=None, **kw):
+        "Load a saved latent space: diffusers' loading when the folder has weights, else the autoencoder rebuilt from its source."
+        torch_dtype = kw.pop('dtype', None) or torch_dtype
+        folder = Path(pretrained_model_name_or_path)/(subfolder or '')
+        if folder.is_dir() and not any(folder.glob('diffusion_pytorch_model*')):
+            cfg = cls.load_config(folder)
+            if cfg.get('save_weights', True): raise FileNotFoundError(f"{folder}: the autoencoder's weights are missing (no diffusion_pytorch_model.safetensors)")
+            spec = dict(name=cfg['name'], latent_channels=cfg['latent_channels'], downsample=cfg['downsample'],
+                        latent_mean=cfg['latent_mean'], latent_std=cfg['latent_std'], **(cfg.get('source') or {}))
+            return cls.from_autoencoder(load_autoencoder(spec, dtype=torch_dtype or torch.float32), save_weights=False)
+        return super().from_pretrained(pretrained_model_name_or_path, subfolder=subfolder, torch_dtype=torch_dtype, **kw)._fix_stats()
+
 
 # %% ../nbs/02_latent_space.ipynb #ae871022
 _ST_DTYPES = {'F16': np.float16, 'F32': np.float32, 'U8': np.uint8, 'I64': np.int64, 'BF16': None}

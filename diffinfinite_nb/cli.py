@@ -8,6 +8,7 @@ import argparse, contextlib, json, math, shutil, signal, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
+import diffusers
 from PIL import Image
 from fastcore.script import call_parse
 from accelerate import PartialState
@@ -20,16 +21,16 @@ from .training import Trainer, TrainConfig, weights_checksum, MIXED_PRECISION
 from .folder import read_folder_meta, load_model_folder, record_share_shift
 from .layouts import MaskMapDataset, fit_share_shift
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
-                                      BUNDLED_PIPELINE, save_result, output_files)
+                                      BUNDLED_PIPELINE, save_result, output_files, folder_classes)
 from .slide import DEFAULT_MPP
 from .wsi import Slide, SlidePatches, annotation_layout, is_slide_data, open_annotations, read_slides
 from .evaluation import evaluate_folders
 
 # %% auto #0
 __all__ = ['DTYPES', 'NAMED_DATA', 'resolve_device', 'resolve_dtype', 'parse_size', 'sample_slide', 'records_of',
-           'parse_class_map', 'slide_patches', 'cache_latents', 'calibrate_shares', 'train_mask', 'folder_info',
-           'check_args', 'data_kind', 'check_data', 'plan_sample', 'remove_stale', 'main', 'train_cli', 'generate_cli',
-           'evaluate_cli']
+           'parse_class_map', 'slide_patches', 'cache_latents', 'calibrate_shares', 'train_mask', 'build_pipeline',
+           'folder_info', 'check_args', 'data_kind', 'check_data', 'plan_sample', 'remove_stale', 'main', 'train_cli',
+           'generate_cli', 'evaluate_cli']
 
 # %% ../nbs/13_cli.ipynb #872c77d7
 def resolve_device(device: str = 'auto') -> torch.device:
@@ -90,7 +91,7 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
             r = next(k for k, e in enumerate(every) if e != every[0])
             raise ValueError(f"process {r} was started with other arguments than process 0 ({every[r]} vs {every[0]}): start every process with the same command")
     path = Path(model) if model is not None else BUNDLED_PIPELINE
-    classes = ClassTable.from_json(read_folder_meta(path/'image')['classes'])
+    classes = folder_classes(path)
     lay = load_layout(layout, classes) if layout is not None else None
     hw = parse_size(size) if size is not None else lay.shape
     pipe = DiffInfinitePipeline.from_pretrained(path, device=dev, dtype=resolve_dtype(dtype, dev))
@@ -214,18 +215,25 @@ def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: floa
     tr.acc.wait_for_everyone(); tr.acc.end_training()      # the process group closed before exit (no teardown abort)
     return Path(out)/'model'
 
+def build_pipeline(image, mask=None, out='runs/pipeline') -> Path:
+    "One diffusers pipeline folder at `out` from model folders (`train`'s OUT/model): the image model, the mask model if given, and the autoencoder with its weights."
+    pipe = DiffInfinitePipeline.from_model_folders(load_model_folder(image, DiffInfiniteUNet), load_model_folder(mask, DiffInfiniteUNet) if mask else None)
+    return pipe.save_pretrained(out)
+
 def folder_info(path) -> str:
-    "What a model folder, or a pipeline folder (`image/`, `mask/`), holds, as text."
+    "What a model folder or a pipeline folder holds, as text."
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"model folder {path} not found")
-    parts = [('image', path/'image'), ('mask', path/'mask')] if (path/'image').is_dir() else [('model', path)]
+    if (path/'model_index.json').exists() or (path/'image').is_dir():
+        pipe = DiffInfinitePipeline.from_pretrained(path)
+        parts = [('image', pipe.image), ('mask', pipe.mask)]
+    else: parts = [('model', load_model_folder(path, DiffInfiniteUNet))]
     lines = []
-    for name, p in parts:
-        if not p.is_dir(): continue
-        mf = load_model_folder(p, DiffInfiniteUNet)
-        n = sum(x.numel() for x in mf.model.parameters())
+    for name, mf in parts:
+        if mf is None: continue
+        n, sc = sum(x.numel() for x in mf.model.parameters()), dict(getattr(mf.scheduler_config, 'config', mf.scheduler_config))
         lines.append(f"{name}: {mf.kind} model, {n/1e6:.2f} M parameters, {mf.model.config.in_channels}-channel "
-                     f"{mf.autoencoder['name']} latents, schedule {mf.scheduler_config['beta_schedule']} ({mf.scheduler_config['num_train_timesteps']} steps)")
+                     f"{mf.autoencoder['name']} latents, schedule {sc['beta_schedule']} ({sc['num_train_timesteps']} steps)")
         lines.append(f"  classes: {', '.join(f'{i} {c}' for i, c in enumerate(mf.classes.names))}; trained: {mf.trained_ids}")
         if mf.contexts: lines.append(f"  contexts: {', '.join(f'{i} {c}' for i, c in enumerate(mf.contexts))}")
         if mf.share_shift: lines.append(f"  class shares calibrated for contexts {', '.join(mf.share_shift['shift'])} (t >= {mf.share_shift['t_min']})")
@@ -312,7 +320,7 @@ def remove_stale(paths) -> int:
 # %% ../nbs/13_cli.ipynb #44b7f47f
 def _parser():
     p = argparse.ArgumentParser(prog='diffinfinite', description='DiffInfinite: large H&E images with their class masks.')
-    sub = p.add_subparsers(dest='command', required=True, metavar='{sample,train,cache,evaluate,info}')
+    sub = p.add_subparsers(dest='command', required=True, metavar='{sample,train,cache,evaluate,pipeline,info}')
     def common(q):
         q.add_argument('--seed', type=int, default=0, help='seed of all randomness (default 0)')
         q.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'")
@@ -367,6 +375,10 @@ def _parser():
     e.add_argument('real'); e.add_argument('fake'); e.add_argument('--test'); e.add_argument('--size', type=int)
     e.add_argument('--out', help='write the metrics as JSON')
     e.add_argument('--device', default='auto', help="where Inception runs: 'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N' (always float32, as FID is defined)")
+    q = sub.add_parser('pipeline', help='put trained model folders into one diffusers pipeline folder (what sample --model takes)')
+    q.add_argument('--image', required=True, help="the image model's folder (train's OUT/model)")
+    q.add_argument('--mask', help="the mask model's folder (train --kind mask's OUT/model), for sample --size")
+    q.add_argument('--out', required=True, help='the pipeline folder to write (replaced if it exists)')
     i = sub.add_parser('info', help='what a model or pipeline folder holds')
     i.add_argument('path', nargs='?', help='model or pipeline folder (default: the bundled pipeline)')
     return p
@@ -376,6 +388,7 @@ def _stop(signum, frame): raise KeyboardInterrupt
 def main(argv=None) -> int:
     "The `diffinfinite` command line; returns the exit status."
     a = _parser().parse_args(argv)
+    diffusers.utils.logging.disable_progress_bar()                 # no "Loading pipeline components" bar: the commands show their own progress
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C stops cleanly even when started with SIGINT ignored (`cmd &`, some workers)
     try:
@@ -407,6 +420,7 @@ def main(argv=None) -> int:
             n = LatentDataset(p)
             print(f"{p}: {len(n)} latents, {int(n.labelled.sum())} labelled")
         elif a.command == 'evaluate': evaluate_cli.__wrapped__(a.real, a.fake, a.test, a.size, 3, 100, a.out, a.device)
+        elif a.command == 'pipeline': print(f"{build_pipeline(a.image, a.mask, a.out)}: {folder_info(a.out).splitlines()[0]}")
         elif a.command == 'info': print(folder_info(a.path or BUNDLED_PIPELINE))
     except KeyboardInterrupt:
         print(f"diffinfinite {a.command}: interrupted; no output written", file=sys.stderr); return 130
@@ -469,7 +483,7 @@ def train_cli(
 @call_parse
 def generate_cli(
     layout: str,                        # class-map image (ids of the model's class table, at pixel resolution; 0 = unknown)
-    model: str,                         # model folder (written by `Trainer.export` or `save_model_folder`)
+    model: str,                         # model folder (`Trainer.export`), or a pipeline folder (its image model)
     out: str = 'generated.tif',         # output image: .tif is streamed band by band, other suffixes via Pillow
     steps: int = 20,                    # DDIM steps
     guidance: float = 2.,               # classifier-free guidance scale w (the paper's ω + 1)
@@ -482,7 +496,7 @@ def generate_cli(
     out = Path(out); check_image_suffix(out)
     if steps < 1: raise ValueError(f"--steps must be at least 1, got {steps}")
     dev = resolve_device(device)
-    classes = ClassTable.from_json(read_folder_meta(model)['classes'])
+    classes = folder_classes(model)
     lay = load_mask(layout, table=classes)                        # bad input fails before any model is loaded
     mf = load_model(model, dev)
     with image_writer(out, (*lay.shape, 3)) as arr:

@@ -59,17 +59,17 @@ def sd_controlnet_denoiser(controlnet,                                 # hub id 
                            prompt: str = 'an H&E stained histology image',
                            negative_prompt: str = '',
                            base: str = 'stabilityai/stable-diffusion-2-1-base',   # SD checkpoint: unet/, text_encoder/, tokenizer/
-                           device='cpu', torch_dtype=torch.float32, conditioning_scale: float = 1.) -> ControlNetDenoiser:
+                           device='cpu', dtype=torch.float32, conditioning_scale: float = 1.) -> ControlNetDenoiser:
     "A `ControlNetDenoiser` from pretrained SD-2 and ControlNet weights, with the prompts embedded by SD's own text encoder."
     from diffusers import UNet2DConditionModel, ControlNetModel
     try: from transformers import CLIPTextModel, CLIPTokenizer
     except ImportError: raise ImportError("Stable Diffusion's text encoder needs transformers: pip install transformers") from None
     tok = CLIPTokenizer.from_pretrained(base, subfolder='tokenizer')
-    enc = CLIPTextModel.from_pretrained(base, subfolder='text_encoder', torch_dtype=torch_dtype).to(device)
+    enc = CLIPTextModel.from_pretrained(base, subfolder='text_encoder', dtype=dtype).to(device)
     @torch.no_grad()
     def embed(text):
         ids = tok(text, padding='max_length', max_length=tok.model_max_length, truncation=True, return_tensors='pt').input_ids
         return enc(ids.to(device))[0]
-    unet = UNet2DConditionModel.from_pretrained(base, subfolder='unet', torch_dtype=torch_dtype).to(device)
-    cn = ControlNetModel.from_pretrained(controlnet, torch_dtype=torch_dtype).to(device)
+    unet = UNet2DConditionModel.from_pretrained(base, subfolder='unet', dtype=dtype).to(device)
+    cn = ControlNetModel.from_pretrained(controlnet, dtype=dtype).to(device)
     return ControlNetDenoiser(unet, cn, classes, embed(prompt), embed(negative_prompt), conditioning_scale).eval()

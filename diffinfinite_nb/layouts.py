@@ -13,7 +13,7 @@ from .data import TISSUE_CLASSES, ClassTable, load_mask, dihedral, downsample_ma
 from .autoencoder import OneHotMaps
 from diffusers import DDPMScheduler
 from .core import make_generator
-from .schedule import sample_patches
+from .schedule import sample_patches, inference_scheduler
 from .sampling import random_patch_sample
 
 # %% auto #0
@@ -137,7 +137,7 @@ class ShiftX0(torch.nn.Module):
     "A network whose DDIM estimate of the clean sample moves by `shift` (one value per channel) at timesteps ≥ `t_min`."
     def __init__(self, net, shift, scheduler_config, t_min: int = 400):
         super().__init__()
-        sched = DDPMScheduler.from_config(dict(scheduler_config))
+        sched = inference_scheduler(scheduler_config, 1)           # a schedule config, or a scheduler
         self.net, self.t_min, self.kind = net, int(t_min), sched.config.prediction_type
         if self.kind != 'epsilon': raise ValueError(f"ShiftX0 needs a noise-predicting network (prediction_type='epsilon'), not {self.kind!r}")
         self.register_buffer('shift', torch.as_tensor(shift, dtype=torch.float32).view(1, -1, 1, 1))

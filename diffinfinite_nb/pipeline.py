@@ -4,17 +4,23 @@
 
 # %% ../nbs/11_pipeline.ipynb #c79bcce3
 from __future__ import annotations
-import contextlib, json, math
+import contextlib, json, math, os, shutil, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
+import diffusers
+from diffusers import DiffusionPipeline, DDIMScheduler
+from diffusers.utils import BaseOutput
 import tifffile
 from PIL import Image
 import diffinfinite_nb
 from .core import atomic_path, reserve_space
 from .data import downsample_mask
-from .folder import load_model_folder, save_model_folder, ModelFolder
+from .data import ClassTable
+from .folder import load_model_folder, read_folder_meta, ModelFolder, _check_meta, _check_cleaning, _check_share_shift
+from .autoencoder import LatentSpace, OneHotMaps
+from .schedule import inference_scheduler
 from .unet import DiffInfiniteUNet
 from .sampling import random_patch_sample, banded_patch_sample, gather_bands, SampleInfo
 from .layouts import sample_layout, clean_mask
@@ -24,11 +30,15 @@ from .wsi import mask_to_geojson
 
 # %% auto #0
 __all__ = ['BUNDLED_PIPELINE', 'load_model', 'layout_to_latent', 'load_layout', 'generate_image', 'check_image_suffix',
-           'image_writer', 'DiffInfiniteOutput', 'DiffInfinitePipeline', 'preview', 'output_files', 'save_result']
+           'image_writer', 'DiffInfinitePipelineOutput', 'folder_classes', 'DiffInfinitePipeline', 'preview',
+           'output_files', 'save_result']
 
 # %% ../nbs/11_pipeline.ipynb #f275119d
 def load_model(path, device='cpu', dtype=torch.float32) -> ModelFolder:
-    "The DiffInfinite model folder at `path` (network, schedule, classes, latent space), on `device`."
+    "The DiffInfinite image model at `path` (network, schedule, classes, latent space) on `device`: a model folder, or a pipeline folder's image model."
+    path = Path(path)
+    if (path/'model_index.json').exists() or (path/'image').is_dir():
+        return DiffInfinitePipeline.from_pretrained(path, dtype=dtype, device=device).image
     return load_model_folder(path, DiffInfiniteUNet, device=device, dtype=dtype)
 
 # %% ../nbs/11_pipeline.ipynb #979e5cdb
@@ -128,48 +138,126 @@ def image_writer(path, shape):
 BUNDLED_PIPELINE = Path(diffinfinite_nb.__file__).parent/'models'/'lung'
 
 @dataclass
-class DiffInfiniteOutput:
-    "What a pipeline call returns."
-    image: object               # `(H, W, 3)` floats in [0, 1] ('np'), a PIL image ('pil') or the latent `[1, C, h, w]` ('latent')
-    mask: np.ndarray            # `(H, W)` uint8 class ids at image resolution: what the image model was asked to paint
-    layout: np.ndarray          # the layout at latent resolution (given and reduced, or sampled and cleaned)
-    info: SampleInfo            # the random-patch run: evaluations, crops, timesteps
+class DiffInfinitePipelineOutput(BaseOutput):
+    "What a pipeline call returns: one entry per image."
+    images: object              # a list of PIL images ('pil'), `(N, H, W, 3)` floats in [0, 1] ('np'), `[N, 3, H, W]` ('pt') or latents `[N, C, h, w]` ('latent')
+    masks: list                 # `(H, W)` uint8 class ids at image resolution: what the image model was asked to paint
+    layouts: list               # the layouts at latent resolution (given and reduced, or sampled and cleaned)
+    info: list                  # the random-patch runs (`SampleInfo`): evaluations, crops, timesteps
 
-class DiffInfinitePipeline:
-    "DiffInfinite's two stages: mask model -> cleaning -> image model (Alg. 2) -> Hann-window decoding."
-    def __init__(self, image: ModelFolder, mask: ModelFolder|None = None):
+def _uint8(im) -> np.ndarray: return im if im.dtype == np.uint8 else (np.clip(im, 0, 1)*255).round().astype(np.uint8)
+
+def folder_classes(path) -> ClassTable:
+    "The class table of a pipeline folder (`model_index.json`, or `image/`) or a model folder, without loading a network."
+    path = Path(path)
+    if (path/'model_index.json').exists(): return ClassTable.from_json(json.loads((path/'model_index.json').read_text())['classes'])
+    return ClassTable.from_json(read_folder_meta(path/'image' if (path/'image').is_dir() else path)['classes'])
+
+def _table_json(classes) -> list: return [[int(i), n, [int(v) for v in c]] for i, n, c in classes.to_json()]
+
+class DiffInfinitePipeline(DiffusionPipeline):
+    "DiffInfinite's two stages as a diffusers pipeline: mask model -> cleaning -> image model (Alg. 2) -> Hann-window decoding."
+    model_cpu_offload_seq = 'mask_unet->unet->vae'
+    _optional_components = ['mask_unet', 'mask_scheduler']
+    def __init__(self, unet: DiffInfiniteUNet, scheduler: DDIMScheduler, vae: LatentSpace,
+                 mask_unet: DiffInfiniteUNet|None = None, mask_scheduler: DDIMScheduler|None = None,
+                 classes: list|None = None,            # the class table `[[id, name, [r, g, b]], ...]` of both models
+                 trained_ids: list|None = None,        # the class ids the image model was trained on (others are painted as unknown)
+                 sample_size: int|None = None,         # the image model's training crop (latent px): Alg. 2's default crop
+                 contexts: list|None = None,           # the mask model's context labels, id 0 first
+                 mask_sample_size: int|None = None,    # the mask model's training crop
+                 cleaning: dict|None = None,           # `clean_mask` settings for the mask model's layouts (None: the paper's)
+                 share_shift: dict|None = None):       # the mask model's class-share calibration (`fit_share_shift`)
+        super().__init__()
+        if classes is None: raise ValueError("a DiffInfinite pipeline needs its class table (classes)")
+        table = ClassTable.from_json(classes)
+        trained_ids = sorted(int(i) for i in (trained_ids if trained_ids is not None else range(1, len(table))))
+        if (mask_unet is None) != (mask_scheduler is None): raise ValueError("give the mask model's U-Net and scheduler together")
+        self.register_modules(unet=unet, scheduler=scheduler, vae=vae, mask_unet=mask_unet, mask_scheduler=mask_scheduler)
+        self.register_to_config(classes=_table_json(table), trained_ids=trained_ids, sample_size=sample_size, contexts=list(contexts) if contexts else None,
+                                mask_sample_size=mask_sample_size, cleaning=cleaning, share_shift=share_shift)
+        self._table = table
+        self.image    # the checks of a model folder: labels, channels, latent statistics
+        if mask_unet is not None: self.mask
+
+    @property
+    def classes(self) -> ClassTable: return self._table
+    @property
+    def image(self) -> ModelFolder:
+        "The image model as a `ModelFolder` (U-Net, scheduler, classes, latent space)."
+        mf = ModelFolder(self.unet, self.scheduler, self._table, self.vae.spec(), 'image', list(self.config.trained_ids), None,
+                         sample_size=self.config.sample_size, _ae=self.vae)
+        _check_meta(mf.model, mf.classes, mf.autoencoder, 'image', mf.trained_ids, None, 'the image model: ')
+        return mf
+    @property
+    def mask(self) -> ModelFolder|None:
+        "The mask model as a `ModelFolder` (None without one)."
+        if self.mask_unet is None: return None
+        c = self.config
+        ae = OneHotMaps(len(self._table))
+        mf = ModelFolder(self.mask_unet, self.mask_scheduler, self._table, ae.spec(), 'mask', list(c.trained_ids), list(c.contexts or []),
+                         cleaning=_check_cleaning(c.cleaning), sample_size=c.mask_sample_size,
+                         share_shift=_check_share_shift(c.share_shift, len(self._table), c.contexts), _ae=ae)
+        _check_meta(mf.model, mf.classes, mf.autoencoder, 'mask', mf.trained_ids, mf.contexts, 'the mask model: ')
+        return mf
+
+    @classmethod
+    def from_model_folders(cls, image: ModelFolder, mask: ModelFolder|None = None, save_weights: bool = True):
+        "A pipeline from loaded model folders (`load_model_folder`): what training exports, and the earlier `image/` + `mask/` layout."
         if image.kind != 'image': raise ValueError(f"{image.path}: the image model must be an image model, not a {image.kind} model")
         if mask is not None:
             if mask.kind != 'mask': raise ValueError(f"{mask.path}: the mask model must be a mask model, not an {mask.kind} model")
             if mask.classes != image.classes:
                 raise ValueError(f"the mask model's classes {mask.classes} differ from the image model's {image.classes}")
-        self.image, self.mask = image, mask
-        self.classes, self.autoencoder = image.classes, image.load_autoencoder()
+        vae = LatentSpace.from_autoencoder(image.load_autoencoder(), save_weights=save_weights)
+        m = {} if mask is None else dict(mask_unet=mask.model, mask_scheduler=inference_scheduler(mask.scheduler_config, 1), contexts=mask.contexts,
+                                         mask_sample_size=mask.sample_size, cleaning=mask.cleaning, share_shift=mask.share_shift)
+        return cls(image.model, inference_scheduler(image.scheduler_config, 1), vae, classes=_table_json(image.classes),
+                   trained_ids=image.trained_ids, sample_size=image.sample_size, **m)
 
     @classmethod
-    def from_pretrained(cls, path=None, device='cpu', dtype=None, torch_dtype=None):
-        "Load a pipeline folder (`image/`, and `mask/` if it has one; no `path`: the bundled lung pipeline) in `dtype` (or diffusers' `torch_dtype`)."
-        if dtype is not None and torch_dtype is not None and dtype != torch_dtype: raise ValueError("give dtype or torch_dtype, not both")
-        dtype = dtype or torch_dtype or torch.float32
-        path = Path(path) if path is not None else BUNDLED_PIPELINE
-        if not path.is_dir(): raise FileNotFoundError(f"pipeline folder {path} not found")
-        if not (path/'image').is_dir(): raise FileNotFoundError(f"{path} is not a pipeline folder: image/ (a model folder) is missing")
-        mask = load_model_folder(path/'mask', DiffInfiniteUNet, device, dtype) if (path/'mask').is_dir() else None
-        return cls(load_model_folder(path/'image', DiffInfiniteUNet, device, dtype), mask)
+    def from_pretrained(cls, pretrained_model_name_or_path=None, **kwargs):
+        "Load a pipeline folder or hub id (None: the bundled lung pipeline) like any diffusers pipeline (`dtype=` or the older `torch_dtype=`, ...); model folders (`image/`, `mask/`) load too."
+        dtype, device = kwargs.pop('dtype', None), kwargs.pop('device', None)
+        if 'torch_dtype' in kwargs:
+            d = kwargs.pop('torch_dtype')
+            if dtype is not None and d != dtype: raise ValueError("give dtype or torch_dtype, not both")
+            dtype = d
+        src = BUNDLED_PIPELINE if pretrained_model_name_or_path is None else pretrained_model_name_or_path
+        p = Path(src)
+        if p.is_dir() and not (p/'model_index.json').exists():
+            if not (p/'image').is_dir(): raise FileNotFoundError(f"{p} is not a pipeline folder: model_index.json (or image/, a model folder) is missing")
+            dt = dtype or torch.float32
+            mask = load_model_folder(p/'mask', DiffInfiniteUNet, dtype=dt) if (p/'mask').is_dir() else None
+            pipe = cls.from_model_folders(load_model_folder(p/'image', DiffInfiniteUNet, dtype=dt), mask)
+        elif not p.is_dir() and (p.is_absolute() or str(src).startswith('.') or str(src).count('/') != 1):
+            raise FileNotFoundError(f"pipeline folder {p} not found")
+        else:
+            try: pipe = super().from_pretrained(src, dtype=dtype, **kwargs)
+            except Exception as e: raise ValueError(f"cannot load the networks of pipeline {src}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+        return pipe if device is None else pipe.to(device)
 
-    def save_pretrained(self, path):
-        "Write `image/` and `mask/` model folders under `path`."
-        path = Path(path)
-        for name, mf in (('image', self.image), ('mask', self.mask)):
-            if mf is None: continue
-            save_model_folder(path/name, mf.model, mf.scheduler_config, mf.classes, mf.autoencoder, mf.kind, mf.trained_ids, mf.contexts,
-                              cleaning=mf.cleaning, sample_size=mf.sample_size, share_shift=mf.share_shift)
+    def save_pretrained(self, save_directory, **kwargs):
+        "diffusers' `save_pretrained`, written atomically (an existing folder is replaced) and without the machine paths diffusers puts in configs."
+        path = Path(save_directory); path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
+        try:
+            super().save_pretrained(tmp, **kwargs)
+            for f in tmp.glob('*/config.json'):
+                cfg = json.loads(f.read_text())
+                if cfg.pop('_name_or_path', None) is not None: f.write_text(json.dumps(cfg, indent=2, sort_keys=True) + '\n')
+            old = path.with_name(f'.{path.name}.old') if path.exists() else None
+            if old: os.replace(path, old)
+            os.replace(tmp, path)
+            if old: shutil.rmtree(old)
+        finally:
+            if tmp.exists(): shutil.rmtree(tmp)
         return path
 
     @property
-    def factor(self) -> int: return self.autoencoder.downsample
+    def factor(self) -> int: return self.vae.downsample
     @property
-    def contexts(self) -> list: return list(self.mask.contexts) if self.mask is not None else []
+    def contexts(self) -> list: return list(self.config.contexts or []) if self.mask_unet is not None else []
 
     def check_size(self, size) -> tuple:
         "`(H, W)` from an int or a pair, checked against the autoencoder factor."
@@ -178,55 +266,86 @@ class DiffInfinitePipeline:
         if h % self.factor or w % self.factor:
             f = self.factor; up = lambda v: max(f, -(-v//f)*f)
             raise ValueError(f"the image size {w}x{h} px must be a multiple of the autoencoder factor {f} px: try {up(w)}x{up(h)}")
-        m = self.factor*max(mf.model.size_multiple for mf in (self.image, self.mask) if mf is not None)
+        m = self.factor*max(u.size_multiple for u in (self.unet, self.mask_unet) if u is not None)
         if h < m or w < m: raise ValueError(f"the image size {w}x{h} px is below the smallest these models paint, {m}x{m} px")
         return h, w
 
+    def _layout(self, layout, size, context, generator, steps, guidance, eta, crop_batch_size, placement, group, progress):
+        "The latent layout: a given class map reduced, or one sampled by the mask model and cleaned."
+        f = self.factor
+        if layout is not None:
+            return layout_to_latent(load_layout(layout, self.classes), f, self.classes, self.config.trained_ids)
+        mask = self.mask
+        h, w = self.check_size(size)
+        ctx = context if context is not None else (1 if len(self.contexts) > 1 else 0)
+        low = sample_layout(mask, (h//f, w//f), ctx, num_inference_steps=steps, guidance_scale=guidance, eta=eta, generator=generator,
+                            crop_batch_size=crop_batch_size, placement=placement, group=group, progress=progress)
+        return layout_to_latent(clean_mask(low.numpy(), table=self.classes, **(mask.cleaning or {})), 1, self.classes, self.config.trained_ids)
+
+    @torch.no_grad()
     def __call__(self,
                  layout=None,                          # class map (array, or an image file) at image resolution
                  size=None,                            # or: the image size (int or (H, W)) for a layout from the mask model
                  context=None,                         # with `size`: the context label (id or name) for the mask model
                  num_inference_steps: int = 20,        # DDIM steps of the image model
-                 guidance_scale: float = 2.,           # ω of the image model, per class
+                 guidance_scale: float = 2.,           # w of classifier-free guidance, per class (the paper's ω + 1)
+                 eta: float = 0.,                      # DDIM η of the image model
                  mask_num_inference_steps: int = 25,   # DDIM steps of the mask model
-                 mask_guidance_scale: float = 2.,      # ω of the mask model
+                 mask_guidance_scale: float = 2.,      # w of the mask model
                  mask_eta: float = 1.,                 # DDIM η of the mask model (`sample_layout`)
+                 num_images_per_prompt: int = 1,       # images per call (each with its own layout when drawn from `size`)
                  patch: int|None = None,               # latent crop size of Alg. 2 (default: the image model's training crop)
                  crop_batch_size: int = 64,            # model evaluations per batch
                  placement: str = 'grid',              # Alg. 2's crops: a randomly shifted grid, or 'random' (around random pixels)
                  tile: int = 32,                       # latent tile size of the Hann decoder
                  decode_batch_size: int = 4,           # tiles per decoder call (larger on a GPU)
-                 generator=None,                       # the source of all randomness
-                 output_type: str = 'np',              # 'np', 'pil' or 'latent'
-                 callback_on_step_end=None,            # called as `f(pipe, step, timestep, {'latents': x})` after each step
-                 out=None,                             # `(H, W, 3)` array to decode into (e.g. a memory map)
+                 generator=None,                       # a `torch.Generator`, or a list of them (one per image)
+                 output_type: str = 'pil',             # 'pil', 'np', 'pt' or 'latent'
+                 return_dict: bool = True,             # False: the tuple `(images, masks)`
+                 callback_on_step_end=None,            # `f(pipe, step, timestep, {'latents': x}) -> dict`; a returned 'latents' replaces the state
+                 callback_on_step_end_tensor_inputs: list = ('latents',),
+                 out=None,                             # `(H, W, 3)` array to decode into (e.g. a memory map; one image)
                  group=None,                           # a torch.distributed group whose processes share every step
-                 progress: bool = True) -> DiffInfiniteOutput:
-        "Generate an image and its class mask from a layout, or from a size and a context label."
-        if output_type not in ('np', 'pil', 'latent'): raise ValueError(f"output_type must be 'np', 'pil' or 'latent', not {output_type!r}")
+                 progress: bool|None = None):          # progress bars (None: as `set_progress_bar_config` says)
+        "Generate images and their class masks from a layout, or from a size and a context label."
+        if output_type not in ('pil', 'np', 'pt', 'latent'): raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', not {output_type!r}")
         for k, v in (('guidance_scale', guidance_scale), ('mask_guidance_scale', mask_guidance_scale)):
             if not math.isfinite(v): raise ValueError(f"{k} must be a finite number, got {v}")
         if num_inference_steps < 1: raise ValueError(f"num_inference_steps must be at least 1, got {num_inference_steps}")
+        if set(callback_on_step_end_tensor_inputs) - {'latents'}: raise ValueError("callback_on_step_end_tensor_inputs can only hold 'latents'")
+        if layout is not None and (size is not None or context is not None): raise ValueError("give either a layout, or a size and a context, not both")
+        if layout is None and size is None: raise ValueError("give a layout, or a size (and a context) for the mask model")
+        if layout is None and self.mask_unet is None: raise ValueError("this pipeline has no mask model: give a layout")
+        gens = list(generator) if isinstance(generator, (list, tuple)) else [generator]*num_images_per_prompt
+        if isinstance(generator, (list, tuple)) and num_images_per_prompt not in (1, len(gens)):
+            raise ValueError(f"{len(gens)} generators for num_images_per_prompt={num_images_per_prompt}: give one generator per image")
+        if out is not None and len(gens) > 1: raise ValueError("`out` holds one image: generate one image per call")
+        if progress is None: progress = not getattr(self, '_progress_bar_config', {}).get('disable', False)
+        images, masks, layouts, infos = [], [], [], []
         f = self.factor
-        if layout is not None:
-            if size is not None or context is not None: raise ValueError("give either a layout, or a size and a context, not both")
-            lay = load_layout(layout, self.classes)
-            lat = layout_to_latent(lay, f, self.classes, self.image.trained_ids)
-        else:
-            if size is None: raise ValueError("give a layout, or a size (and a context) for the mask model")
-            if self.mask is None: raise ValueError("this pipeline has no mask model: give a layout")
-            h, w = self.check_size(size)
-            ctx = context if context is not None else (1 if len(self.contexts) > 1 else 0)
-            low = sample_layout(self.mask, (h//f, w//f), ctx, num_inference_steps=mask_num_inference_steps, guidance_scale=mask_guidance_scale, eta=mask_eta,
-                                generator=generator, crop_batch_size=crop_batch_size, placement=placement, group=group, progress=progress)
-            lat = layout_to_latent(clean_mask(low.numpy(), table=self.classes, **(self.mask.cleaning or {})), 1, self.classes, self.image.trained_ids)
-        cb = None if callback_on_step_end is None else (lambda i, t, x: callback_on_step_end(self, i, t, {'latents': x}))
-        mask = np.repeat(np.repeat(lat.numpy().astype(np.uint8), f, 0), f, 1)     # what the image model is asked to paint
-        image, _, info = generate_image(self.image, mask, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                        patch=patch, generator=generator, crop_batch_size=crop_batch_size, placement=placement, tile=tile, decode_batch_size=decode_batch_size, out=out,
-                                        callback=cb, decode=output_type != 'latent', group=group, progress=progress)
-        if output_type == 'pil': image = Image.fromarray(image if image.dtype == np.uint8 else (np.clip(image, 0, 1)*255).round().astype(np.uint8))
-        return DiffInfiniteOutput(image, mask, lat.numpy().astype(np.uint8), info)
+        for g in gens:
+            lat = self._layout(layout, size, context, g, mask_num_inference_steps, mask_guidance_scale, mask_eta, crop_batch_size, placement, group, progress)
+            def cb(i, t, x):
+                if callback_on_step_end is None: return None
+                r = callback_on_step_end(self, i, t, {'latents': x})
+                return None if r is None else r.get('latents')
+            mask = np.repeat(np.repeat(lat.numpy().astype(np.uint8), f, 0), f, 1)     # what the image model is asked to paint
+            image, _, info = generate_image(self.image, mask, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, eta=eta,
+                                            patch=patch, generator=g, crop_batch_size=crop_batch_size, placement=placement, tile=tile,
+                                            decode_batch_size=decode_batch_size, out=out, callback=cb, decode=output_type != 'latent',
+                                            group=group, progress=progress)
+            if image is None: return None                      # the other processes of a group: the first one decodes
+            images.append(image); masks.append(mask); layouts.append(lat.numpy().astype(np.uint8)); infos.append(info)
+        if output_type == 'latent': images = torch.cat(images)
+        elif output_type == 'pil': images = [Image.fromarray(_uint8(im)) for im in images]
+        elif output_type == 'pt': images = torch.stack([torch.as_tensor(np.asarray(im, np.float32)/(255 if im.dtype == np.uint8 else 1)).permute(2, 0, 1) for im in images])
+        else: images = np.stack(images) if out is None else images[0][None]
+        self.maybe_free_model_hooks()
+        if not return_dict: return images, masks
+        return DiffInfinitePipelineOutput(images, masks, layouts, infos)
+
+diffusers.DiffInfinitePipeline = DiffInfinitePipeline      # so that `DiffusionPipeline.from_pretrained` finds the class its model_index.json names
+
 
 # %% ../nbs/11_pipeline.ipynb #3e0ec223
 def preview(image, mask, classes, width: int = 1024) -> np.ndarray:
@@ -245,21 +364,22 @@ def output_files(path) -> dict:
     return dict(image=path, mask=path.with_name(f'{stem}_mask{sfx}'), classes=path.with_name(f'{stem}_classes.json'),
                 annotations=path.with_name(f'{stem}.geojson'), preview=path.with_name(f'{stem}_preview.png'))
 
-def save_result(result: DiffInfiniteOutput, path, classes, mpp: float = DEFAULT_MPP, progress: bool = True) -> dict:
-    "Write the image at `path` (pyramidal TIFF or OME-TIFF), its class-id mask, class table, QuPath annotations and preview; returns the paths."
+def save_result(result: DiffInfinitePipelineOutput, path, classes, mpp: float = DEFAULT_MPP, progress: bool = True, index: int = 0) -> dict:
+    "Write image `index` of `result` at `path` (pyramidal TIFF or OME-TIFF), its class-id mask, class table, QuPath annotations and preview; returns the paths."
     files = output_files(path)
-    img = result.image
+    img, mask, lay = result.images[index], result.masks[index], np.asarray(result.layouts[index])
+    if isinstance(img, torch.Tensor): img = img.permute(1, 2, 0).numpy() if img.ndim == 3 and img.shape[0] == 3 else None
     if isinstance(img, Image.Image): img = np.asarray(img)
-    if not isinstance(img, np.ndarray) or img.ndim != 3: raise ValueError("save_result needs a decoded image (output_type 'np' or 'pil')")
+    if not isinstance(img, np.ndarray) or img.ndim != 3: raise ValueError("save_result needs a decoded image (output_type 'pil', 'np' or 'pt')")
     if img.dtype != np.uint8: img = (np.clip(img, 0, 1)*255).round().astype(np.uint8)
     write_pyramid(files['image'], img, mpp=mpp, kind='image', progress=progress)
-    write_pyramid(files['mask'], result.mask, mpp=mpp, kind='mask', progress=progress)
+    write_pyramid(files['mask'], mask, mpp=mpp, kind='mask', progress=progress)
     with atomic_path(files['classes']) as tmp:
         Path(tmp).write_text(json.dumps(dict(classes=[dict(id=i, name=n, colour=c) for i, n, c in classes.to_json()], mpp=mpp), indent=1))
-    lay, (H, W) = np.asarray(result.layout), result.mask.shape
+    H, W = mask.shape
     f = max(1, W//lay.shape[1])                         # the mask is the latent layout repeated f times: trace the layout, scale by f
-    exact = lay.shape[0]*f == H and lay.shape[1]*f == W and np.array_equal(result.mask[::f, ::f], lay)
+    exact = lay.shape[0]*f == H and lay.shape[1]*f == W and np.array_equal(mask[::f, ::f], lay)
     with atomic_path(files['annotations']) as tmp:
-        Path(tmp).write_text(json.dumps(mask_to_geojson(lay, classes, scale=f) if exact else mask_to_geojson(result.mask, classes)))
-    with atomic_path(files['preview']) as tmp: Image.fromarray(preview(img, result.mask, classes)).save(tmp, format='PNG')
+        Path(tmp).write_text(json.dumps(mask_to_geojson(lay, classes, scale=f) if exact else mask_to_geojson(mask, classes)))
+    with atomic_path(files['preview']) as tmp: Image.fromarray(preview(img, mask, classes)).save(tmp, format='PNG')
     return files

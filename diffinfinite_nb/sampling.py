@@ -153,7 +153,9 @@ def _patch_size(model, patch, h, w):
 def _net_place(model):
     "(device, dtype) of a network's weights: where its inputs go and in what precision."
     p = next(model.parameters())
-    return p.device, p.dtype
+    hook = getattr(model, '_hf_hook', None)            # accelerate's offload hook: the network runs on its execution device
+    dev = getattr(hook, 'execution_device', None)
+    return (p.device if dev is None else torch.device(dev)), p.dtype
 
 def start_noise(shape, generator=None, out=None, band: int = 64, device=None) -> torch.Tensor:
     "Gaussian start noise `[1, C, H, W]` drawn in bands of `band` rows (into `out`, e.g. a memory map), the same whatever `out`."
@@ -281,7 +283,7 @@ def random_patch_sample(model,                                   # network with 
                         channels: int|None = None,               # latent channels (default: the model's input channels)
                         known=None,                              # `(z, keep)`: keep latent `z` where `keep` (inpainting)
                         record_steps=(),                         # steps after which to keep a copy of the state
-                        callback=None,                           # called as `callback(step, timestep, latent)` after each step
+                        callback=None,                           # `callback(step, timestep, latent)` after each step; a tensor it returns replaces the latent
                         state=None,                              # two `[1, C, H, W]` CPU buffers for the state (`state_buffers`)
                         group=None,                              # a torch.distributed group: its processes share every step's batches
                         progress: bool = True):                  # show a progress bar
@@ -325,7 +327,7 @@ def random_patch_sample(model,                                   # network with 
         x, spare = (new if known is None else impose(new, i + 1)), x
         info.nfe += len(labels); info.nfe_per_step.append(len(labels)); info.crops.append(crops)
         if i in record_steps: info.states[i] = x.cpu().clone()
-        if callback is not None: callback(i, int(t), x)
+        if callback is not None and (r := callback(i, int(t), x)) is not None: x.copy_(r)     # a callback may replace the latents
     return x, info
 
 # %% ../nbs/07_sampling.ipynb #45cf7ebe
@@ -368,7 +370,7 @@ def banded_patch_sample(model,                                  # network with `
                         channels: int|None = None,              # latent channels (default: the model's input channels)
                         group=None,                             # a torch.distributed group: each process samples one band of rows
                         halo: int|None = None,                  # rows held beyond the band (default and least: one crop)
-                        callback=None,                          # called as `callback(step, timestep, band)` after each step
+                        callback=None,                          # `callback(step, timestep, band)` after each step; a tensor it returns replaces the band
                         progress: bool = True):                 # show a progress bar (first process)
     "Alg. 2 with grid placement, the latent split into bands of rows across `group`: returns `(band, (b0, b1), info)`."
     model.eval()
@@ -420,12 +422,12 @@ def banded_patch_sample(model,                                  # network with `
         n = b1 - b0
         upd = ddim_bands(sched, new[:, :, :n], t, x[:, :, :n], eta, None if noise is None else noise[:, :, :n])
         x[:, :, :n] = upd
+        if callback is not None and (r := callback(i, int(t), x[:, :, :n])) is not None: x[:, :, :n] = r   # before the halo goes out
         if active > 1 and rank < active:                                # the halo below, from the next band's new state
             halo_in = x[:, :, n:] if r1 > b1 else None
             info.bytes_sent += _exchange(x[:, :, :min(halo, n)] if rank > 0 else None, halo_in,
                                          rank - 1 if rank > 0 else None, rank + 1 if r1 > b1 else None, group)
         info.nfe += nfe; info.nfe_per_step.append(nfe); info.crops.append(crops)
-        if callback is not None: callback(i, int(t), x[:, :, :b1 - b0])
     return x[:, :, :b1 - b0], (b0, b1), info
 
 def gather_bands(band: torch.Tensor, rows: tuple, h: int, group=None) -> torch.Tensor|None:

@@ -32,7 +32,7 @@ import pytest
 from pathlib import Path
 
 from diffinfinite_nb.pipeline import BUNDLED_PIPELINE
-MODEL = BUNDLED_PIPELINE/'image'
+MODEL = BUNDLED_PIPELINE                      # a pipeline folder: generate uses its image model
 
 @pytest.mark.shared
 def test_generate_cli_tif_and_png(tmp_path):

@@ -10,14 +10,22 @@ def _cuda_gen(seed=0): return torch.Generator('cuda').manual_seed(seed)
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 def test_pipeline_in_half_precision_with_a_cuda_generator(dtype):
     from diffinfinite_nb.pipeline import DiffInfinitePipeline
-    pipe = DiffInfinitePipeline.from_pretrained(device='cuda', torch_dtype=dtype)
-    assert next(pipe.image.model.parameters()).dtype == dtype and pipe.autoencoder._param().dtype == dtype
+    pipe = DiffInfinitePipeline.from_pretrained(device='cuda', dtype=dtype)
+    assert next(pipe.image.model.parameters()).dtype == dtype and pipe.vae._param().dtype == dtype
     with strict_generator_devices():
-        a = pipe(size=512, num_inference_steps=4, mask_num_inference_steps=4, generator=_cuda_gen(), progress=False)
-    b = pipe(size=512, num_inference_steps=4, mask_num_inference_steps=4, generator=_cuda_gen(), progress=False)
-    assert a.image.shape == (512, 512, 3) and np.isfinite(a.image).all()
-    assert np.array_equal(a.mask, b.mask)                                 # the same CUDA seed, the same layout
-    assert np.abs(a.image - b.image).mean() < 1e-3                        # and the same image (up to GPU kernel order)
+        a = pipe(size=512, num_inference_steps=4, mask_num_inference_steps=4, generator=_cuda_gen(), output_type='np', progress=False)
+    b = pipe(size=512, num_inference_steps=4, mask_num_inference_steps=4, generator=_cuda_gen(), output_type='np', progress=False)
+    assert a.images.shape == (1, 512, 512, 3) and np.isfinite(a.images).all()
+    assert np.array_equal(a.masks[0], b.masks[0])                         # the same CUDA seed, the same layout
+    assert np.abs(a.images - b.images).mean() < 1e-3                      # and the same image (up to GPU kernel order)
+
+def test_model_cpu_offload_gives_the_same_image():
+    from diffinfinite_nb.pipeline import DiffInfinitePipeline
+    kw = dict(size=256, num_inference_steps=2, mask_num_inference_steps=2, output_type='np', progress=False)
+    ref = DiffInfinitePipeline.from_pretrained(device='cuda')(generator=_cuda_gen(), **kw).images
+    pipe = DiffInfinitePipeline.from_pretrained(); pipe.enable_model_cpu_offload()
+    out = pipe(generator=_cuda_gen(), **kw).images
+    assert pipe.unet.device.type == 'cpu' and np.abs(out - ref).mean() < 1e-3   # the networks go back to the CPU between uses
 
 @pytest.mark.parametrize('placement', ['grid', 'random'])
 def test_accelerator_path_matches_the_cpu(placement):

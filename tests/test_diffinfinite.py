@@ -36,8 +36,8 @@ def test_sample_from_a_layout_opens_in_openslide_and_tiffslide(tmp_path):
     assert len(r.stdout.strip().splitlines()) == 1, r.stdout                          # a one-line summary
     assert sorted(p.name for p in tmp_path.iterdir()) == ['layout.png', 'slide.geojson', 'slide.tif', 'slide_classes.json', 'slide_mask.tif', 'slide_preview.png']
     torch.set_num_threads(1)
-    mem = DiffInfinitePipeline.from_pretrained()(lay, num_inference_steps=2, generator=make_generator(0), progress=False)
-    ref = (np.clip(mem.image, 0, 1)*255).round().astype(np.uint8)
+    mem = DiffInfinitePipeline.from_pretrained()(lay, num_inference_steps=2, generator=make_generator(0), output_type='np', progress=False)
+    ref = (np.clip(mem.images[0], 0, 1)*255).round().astype(np.uint8)
     o, t = openslide.OpenSlide(tmp_path/'slide.tif'), tiffslide.TiffSlide(tmp_path/'slide.tif')
     assert o.level_dimensions == t.level_dimensions == ((512, 384), (256, 192)), o.level_dimensions
     assert abs(float(o.properties['openslide.mpp-x']) - 0.25) < 1e-6, o.properties['openslide.mpp-x']
@@ -52,12 +52,12 @@ def test_sample_from_a_layout_opens_in_openslide_and_tiffslide(tmp_path):
             assert err < 2, f"level {level}: 8x8 block means differ by {err:.2f} grey levels"
         assert np.corrcoef(a.ravel(), w.ravel())[0, 1] > 0.9                          # and the texture is the same one
     m = tiffslide.TiffSlide(tmp_path/'slide_mask.tif').read_region((0, 0), 0, (512, 384), as_array=True).reshape(384, 512)
-    assert (m == mem.mask).all(), 'the mask file holds the class ids the image model was asked to paint'
+    assert (m == mem.masks[0]).all(), 'the mask file holds the class ids the image model was asked to paint'
     from diffinfinite_nb.wsi import AnnotationMap                                  # QuPath's annotations: the same mask, pixel for pixel
     ann = AnnotationMap.from_geojson(tmp_path/'slide.geojson', mem_classes := DiffInfinitePipeline.from_pretrained().classes)
-    assert (ann.rasterize(0, 0, (384, 512)) == mem.mask).all()
+    assert (ann.rasterize(0, 0, (384, 512)) == mem.masks[0]).all()
     feats = json.loads((tmp_path/'slide.geojson').read_text())['features']
-    assert {f['properties']['classification']['name'] for f in feats} == {mem_classes.names[c] for c in np.unique(mem.mask) if c > 0}
+    assert {f['properties']['classification']['name'] for f in feats} == {mem_classes.names[c] for c in np.unique(mem.masks[0]) if c > 0}
 
 @pytest.mark.shared
 def test_sample_from_a_size_draws_its_own_layout(tmp_path):
@@ -103,7 +103,7 @@ def test_existing_output_needs_overwrite_and_a_corrupt_model_is_named(tmp_path):
     assert r.returncode != 0 and 'pass --overwrite' in r.stderr, r.stderr[-2000:]
     assert (tmp_path/'slide.tif').read_bytes() == b'mine'                              # nothing already written is lost
     shutil.copytree(BUNDLED_PIPELINE, tmp_path/'pipe')
-    w = tmp_path/'pipe'/'image'/'unet'/'diffusion_pytorch_model.safetensors'; w.write_bytes(w.read_bytes()[:1000])
+    w = tmp_path/'pipe'/'unet'/'diffusion_pytorch_model.safetensors'; w.write_bytes(w.read_bytes()[:1000])
     r = run('sample', '--size', '64', '--out', tmp_path/'o.tif', '--model', tmp_path/'pipe')
     assert r.returncode != 0 and 'cannot load the network' in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
     assert not (tmp_path/'o.tif').exists()

@@ -41,7 +41,7 @@ def test_qupath_export_of_the_real_slide(tmp_path):
     assert m[2600//4, 800//4] == 3 and m[1010//4, 1010//4] == 0                                # stroma; the detection is not a class
 
 def test_readme_own_slides_commands_on_a_real_svs(tmp_path):
-    "`diffinfinite cache`, `train` (image) and `train --kind mask` as the README gives them, on the real Aperio file."
+    "`diffinfinite cache`, `train` (image), `train --kind mask`, `pipeline` and `sample` as the README gives them, on the real Aperio file."
     from diffinfinite_nb.autoencoder import LatentDataset
     slides = tmp_path/'slides'; slides.mkdir()
     shutil.copy(find_shared().joinpath(*CMU), slides)
@@ -61,12 +61,16 @@ def test_readme_own_slides_commands_on_a_real_svs(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (tmp_path/'runs'/'mask'/'model').is_dir()
     assert 'Traceback' not in r.stderr
+    r = _run('pipeline', '--image', tmp_path/'runs'/'image'/'model', '--mask', tmp_path/'runs'/'mask'/'model', '--out', tmp_path/'runs'/'pipeline')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = _run('sample', '--model', tmp_path/'runs'/'pipeline', '--size', 256, '--out', tmp_path/'mine.tif', '--steps', 2, '--mask-steps', 2)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path/'mine.geojson').exists() and (tmp_path/'mine_mask.tif').exists()
 
 def test_a_generated_slide_is_training_data(tmp_path):
     "`diffinfinite sample` -> `Slide` (µm/px from the file, its QuPath annotations as labels) -> `train` -> `sample` again."
     import tiffslide
     from diffinfinite_nb.wsi import Slide, read_slides
-    from diffinfinite_nb.pipeline import BUNDLED_PIPELINE
     gen = tmp_path/'gen'; gen.mkdir()
     r = _run('sample', '--size', 256, '--out', gen/'s.tif', '--steps', 2, '--mask-steps', 2, '--mpp', 0.5)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -80,7 +84,11 @@ def test_a_generated_slide_is_training_data(tmp_path):
     r = _run('train', '--data', gen, '--mpp', 0.5, '--size', 128, '--out', tmp_path/'run', '--steps', 2, '--batch-size', 4,
              '--base-channels', 8, '--ckpt-every', 0)
     assert r.returncode == 0, r.stderr[-3000:]
-    shutil.copytree(tmp_path/'run'/'model', tmp_path/'pipe'/'image'); shutil.copytree(BUNDLED_PIPELINE/'mask', tmp_path/'pipe'/'mask')
+    from diffinfinite_nb.pipeline import DiffInfinitePipeline
+    from diffinfinite_nb.folder import load_model_folder
+    from diffinfinite_nb.unet import DiffInfiniteUNet                                          # the new image model with the shipped mask model
+    DiffInfinitePipeline.from_model_folders(load_model_folder(tmp_path/'run'/'model', DiffInfiniteUNet),
+                                            DiffInfinitePipeline.from_pretrained().mask).save_pretrained(tmp_path/'pipe')
     r = _run('sample', '--model', tmp_path/'pipe', '--size', 128, '--out', tmp_path/'again.tif', '--steps', 2, '--mask-steps', 2)
     assert r.returncode == 0, r.stderr[-3000:]
     assert tiffslide.TiffSlide(tmp_path/'again.tif').dimensions == (128, 128)
