@@ -4,8 +4,11 @@ all-gathered), the speed-up, and what a 100k² slide asks: evaluations per step 
 to sample it in an hour or a day. Then the banded sampler (`banded_patch_sample`: each process holds its band of rows
 plus a one-crop halo and exchanges halos with its neighbours) with 1, 2 and 4 processes at 4096² and 8192²: wall
 time, state and peak memory per process, bytes sent per process per step, bit-identity with one process, and a model
-of a 100k² slide on 8 GPUs from the measured counts and bytes. Writes benchmarks/results/multiprocess.json.
-Run: python benchmarks/multiprocess.py
+of a 100k² slide on 8 GPUs from the measured counts and bytes. Last, decoding by bands: a random TAEF2 latent decoded by 1, 2 and 4 processes, each its own band of rows (with the
+rows its tiles reach, from its neighbours) streamed to the first process's memory-mapped image: wall time, how much
+each process's memory grew while decoding, bit-identity with one process.
+Writes benchmarks/results/multiprocess.json.
+Run: python benchmarks/multiprocess.py   (python benchmarks/multiprocess.py decode: only the decoding part, merged into the JSON)
 """
 import json, os, platform, subprocess, sys, tempfile
 from pathlib import Path
@@ -57,6 +60,54 @@ def run(cmd, all_lines=False):
     return lines if all_lines else lines[-1]
 
 BANDED_SIZES, WORLDS, BANDED_STEPS = (512, 1024), (1, 2, 4), 2
+DECODE_LATENT, DECODE_TILE = 192, 32          # a 1536² image from a 192² TAEF2 latent
+
+DECODE_WORKER = '''
+import json, os, resource, sys, time, numpy as np, psutil, torch
+from diffinfinite_nb.autoencoder import TAEF2
+from diffinfinite_nb.decoding import decode_tiled
+from diffinfinite_nb.sampling import band_window, gather_image_bands
+torch.set_num_threads(1)
+group, rank, world = None, 0, 1
+if 'WORLD_SIZE' in os.environ:
+    import torch.distributed as dist
+    dist.init_process_group('gloo'); group, rank, world = dist.group.WORLD, dist.get_rank(), dist.get_world_size()
+tae, h = TAEF2.from_pretrained(), {n}
+z = torch.randn(1, 32, h, h, generator=torch.Generator().manual_seed(0))
+a, b = rank*h//world, (rank + 1)*h//world
+band = z[:, :, a:b].clone(); del z                    # what a process holds after banded sampling: its band
+rss0 = psutil.Process().memory_info().rss
+t0 = time.time()
+win, lo = band_window(band, (a, b), h, {tile}, group)
+part = decode_tiled(tae.decode, win[0], tile={tile}, factor=8, rows=(a, b), offset=lo, height=h, progress=False)
+out = np.lib.format.open_memmap(sys.argv[1] + '.npy', mode='w+', dtype=np.uint8, shape=(8*h, 8*h, 3)) if rank == 0 else None
+gather_image_bands(part, (a, b), 8, out, group)
+if out is not None: out.flush()
+dt = time.time() - t0
+open(sys.argv[1] + f'_rank{{rank}}.json', 'w').write(json.dumps(dict(seconds=dt, grew=psutil.Process().memory_info().rss - rss0,
+                                                               peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)))
+if group is not None: dist.barrier(); dist.destroy_process_group()
+'''
+
+def decode_bands(d):
+    "Hann decoding by bands with 1, 2 and 4 processes; rows of the results table."
+    import numpy as np
+    script = Path(d)/'decode.py'
+    script.write_text(DECODE_WORKER.format(n=DECODE_LATENT, tile=DECODE_TILE))
+    rows, ref = [], None
+    for world in WORLDS:
+        cmd = [sys.executable, str(script), f'{d}/d{world}']
+        if world > 1: cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(world)] + cmd[1:]
+        run(cmd, all_lines=True)
+        ranks = [json.loads(Path(f'{d}/d{world}_rank{r}.json').read_text()) for r in range(world)]
+        img = np.load(f'{d}/d{world}.npy', mmap_mode='r')
+        ref = np.array(img) if ref is None else ref
+        rows.append(dict(image=8*DECODE_LATENT, processes=world, seconds=round(max(r['seconds'] for r in ranks), 2),
+                         memory_growth_per_process=max(r['grew'] for r in ranks), image_bytes=int(ref.nbytes),
+                         bit_identical=bool(np.array_equal(img, ref))))
+        print(f"decoding {8*DECODE_LATENT}² by bands, {world} process(es): {rows[-1]['seconds']} s, memory growth per process "
+              f"{rows[-1]['memory_growth_per_process']/1e6:.0f} MB (the image: {ref.nbytes/1e6:.0f} MB), bit-identical {rows[-1]['bit_identical']}")
+    return rows
 T_EVAL_GPU_MS = 1.0       # stated, not measured (no GPU lent): one evaluation of the bundled image U-Net on a 32² latent crop in bf16
 
 def banded(d):
@@ -100,6 +151,11 @@ def slide_model(rows, steps=50, gpus=8, channels=32, crop=32, link_gb_s=10.):
 
 if __name__ == '__main__':
     import torch
+    if sys.argv[1:] == ['decode']:
+        out = HERE/'results'/'multiprocess.json'
+        res = json.loads(out.read_text())
+        with tempfile.TemporaryDirectory() as d: res['decode_bands'] = decode_bands(d)
+        out.write_text(json.dumps(res, indent=1)); print(f"{out.name} updated"); sys.exit()
     with tempfile.TemporaryDirectory() as d:
         script = Path(d)/'worker.py'
         script.write_text(WORKER.format(here=str(HERE), n=N, steps=STEPS, patch=PATCH, batch=BATCH))
@@ -125,5 +181,6 @@ if __name__ == '__main__':
     print(f"a 100k² slide on 8 GPUs, banded: {m['nfe_per_step']:,} evaluations per step, {m['state_per_gpu_gb']} GB of state per GPU, "
           f"{m['halo_bytes_per_process_per_step']/1e6:.0f} MB of halo per GPU per step; at {m['t_eval_ms_assumed']} ms per evaluation "
           f"(assumed) {m['hours']} h, parallel efficiency {m['parallel_efficiency']}; under 1 h needs <= {m['t_eval_ms_for_1_hour']} ms per evaluation")
+    with tempfile.TemporaryDirectory() as d: res['decode_bands'] = decode_bands(d)
     out = HERE/'results'/'multiprocess.json'; out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(res, indent=1))
     print(f"{out.name} written")

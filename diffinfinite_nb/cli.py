@@ -104,9 +104,9 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
         res = pipe(layout=lay, size=None if lay is not None else hw, context=context, num_inference_steps=steps, guidance_scale=guidance,
                    mask_num_inference_steps=mask_steps, patch=patch, crop_batch_size=crop_batch_size, placement=placement, generator=make_generator(seed),
                    decode_batch_size=decode_batch_size,
-                   out=canvas, output_type='np' if st.is_main_process else 'latent',
+                   out=canvas, output_type='np',
                    group=group, progress=progress and st.is_main_process)
-        if not st.is_main_process: return {}                # the others helped sample; the main process decodes and writes
+        if not st.is_main_process: return {}                # the others sampled and decoded their bands; the main process writes
         files = save_result(res, out, classes, mpp=mpp, progress=progress)
         del canvas, res
     print(f"{out} ({hw[1]}x{hw[0]} px, {mpp} µm/px) with {files['mask'].name}, {files['classes'].name}, {files['annotations'].name}, {files['preview'].name}"

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['SHARED_ENV', 'find_shared', 'has_shared', 'cache_dir', 'shared_path', 'seed_everything', 'default_device',
            'make_generator', 'draw_randn', 'draw_randint', 'draw_randperm', 'strict_generator_devices', 'to_tensor_img',
-           'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_torch_save', 'fmt_bytes', 'reserve_space',
-           'disk_memmap', 'check_free']
+           'to_numpy_img', 'psnr', 'show_images', 'atomic_path', 'atomic_folder', 'atomic_torch_save', 'fmt_bytes',
+           'reserve_space', 'disk_memmap', 'check_free']
 
 # %% ../nbs/00_core.ipynb #6eae1d26
 SHARED_ENV = 'DIFFINFINITE_SHARED'
@@ -163,6 +163,20 @@ def atomic_path(path):
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    "Yield a temporary folder next to `path`; on success it replaces the folder `path` (an existing one is removed only then)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
+    try:
+        yield tmp
+        old = path.with_name(f'.{path.name}.old') if path.exists() else None
+        if old: os.replace(path, old)
+        os.replace(tmp, path)
+        if old: shutil.rmtree(old)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp)
 
 def atomic_torch_save(obj, path):
     "`torch.save` that never leaves a half-written file at `path`."

@@ -31,24 +31,32 @@ def decode_tiled(decode,                      # latents `[B, C, t, t]` -> images
                  blend: str = 'hann',         # 'hann' (four half-shifted grids) or 'none' (plain tiles)
                  out=None,                    # `(h*f, w*f, 3)` array to write into (float, or uint8 scaled to 0-255)
                  batch_size: int = 4,         # tiles per decoder call
-                 progress: bool = True):      # show a progress bar
-    "Decode latent `z` `[C, h, w]` with `decode` tile by tile into an `(h*f, w*f, 3)` array (Hann-blended by default)."
+                 progress: bool = True,       # show a progress bar
+                 rows: tuple|None = None,     # decode only latent rows `[a, b)` (a band; `out` is then `((b - a)*f, w*f, 3)`)
+                 offset: int = 0,             # `z` holds latent rows `[offset, offset + z.shape[1])` of the whole latent ...
+                 height: int|None = None):    # ... which has `height` rows (default: `offset + z.shape[1]`)
+    "Decode latent `z` `[C, h, w]` with `decode` tile by tile into an `(h*f, w*f, 3)` array (Hann-blended by default); a band of rows gives those rows exactly."
     if blend not in ('hann', 'none'): raise ValueError(f"blend must be 'hann' or 'none', not {blend!r}")
     if z.ndim == 4:
         if z.shape[0] != 1: raise ValueError("decode one latent at a time: expected [C, h, w] or [1, C, h, w]")
         z = z[0]
     if tile % 2 or tile < 2: raise ValueError(f"tile must be an even number of latent pixels, got {tile}")
-    C, h, w = z.shape
+    C, zh, w = z.shape
+    h = offset + zh if height is None else int(height)
+    a, b = (0, h) if rows is None else (int(rows[0]), int(rows[1]))
+    if not (0 <= a <= b <= h): raise ValueError(f"rows {a}..{b} are not inside the latent's {h} rows")
     f = factor or getattr(decode, 'downsample', None) or getattr(getattr(decode, '__self__', None), 'downsample', None)
     if f is None: raise ValueError("pass `factor` (the decoder's up-sampling factor)")
     half = tile//2 if blend == 'hann' else 0
     nr, nc = math.ceil(h/tile), math.ceil(w/tile)     # tiles per axis of the plain grid; the shifted grid has one fewer
     def origins(n): return sorted([k*tile for k in range(n)] + ([half + k*tile for k in range(n - 1)] if half else []))
     def tile_at(y0, x0):                                # a tile of the latent, edge-padded at the end to whole tiles (`z` may be a memory map)
-        a = z[:, y0:y0 + tile, x0:x0 + tile].float()    # a view: only the tile is read
-        if a.shape[1:] != (tile, tile): a = F.pad(a[None], (0, tile - a.shape[2], 0, tile - a.shape[1]), mode='replicate')[0]
-        return a
-    H, W = h*f, w*f
+        if y0 < offset or (y0 + tile > offset + zh and offset + zh < h):
+            raise ValueError(f"decoding rows {a}..{b} needs latent rows {y0}..{min(y0 + tile, h)}; z holds rows {offset}..{offset + zh}")
+        t = z[:, y0 - offset:y0 - offset + tile, x0:x0 + tile].float()   # a view: only the tile is read
+        if t.shape[1:] != (tile, tile): t = F.pad(t[None], (0, tile - t.shape[2], 0, tile - t.shape[1]), mode='replicate')[0]
+        return t
+    H, W = (b - a)*f, w*f
     if out is None: out = np.zeros((H, W, 3), np.float32)
     if tuple(out.shape) != (H, W, 3): raise ValueError(f"`out` has shape {tuple(out.shape)}, expected {(H, W, 3)}")
     hann = hann_1d(tile*f).float().numpy()
@@ -59,19 +67,20 @@ def decode_tiled(decode,                      # latents `[B, C, t, t]` -> images
             if o == 0: v[:half*f] = 1
             if o == (n - 1)*tile: v[half*f:] = 1
         return v
-    rows, xs = origins(nr), origins(nc)
+    ys, xs = origins(nr), origins(nc)
     wx = {x: window(x, nc) for x in xs}
     s = half or tile                                   # row origins are multiples of `s`: the band is kept in chunks of `s` latent rows
     per, chunks = tile//s, {}                          # chunk c holds latent rows [c*s, (c + 1)*s), in pixels
-    def emit(c):                                       # chunk c is complete: clip, scale and write the part inside the image
-        a = chunks.pop(c)
-        lo, hi = c*s, min((c + 1)*s, h)
+    def emit(c):                                       # chunk c is complete: clip, scale and write the part inside the rows asked for
+        acc = chunks.pop(c)
+        lo, hi = max(c*s, a), min((c + 1)*s, b)
         if hi > lo:
-            part = np.clip(a[:(hi - lo)*f, :w*f], 0, 1)  # float round-off of the blend
+            part = np.clip(acc[(lo - c*s)*f:(hi - c*s)*f, :w*f], 0, 1)  # float round-off of the blend
             if np.issubdtype(np.dtype(out.dtype), np.integer): part = np.round(part*255)
-            out[lo*f:hi*f] = part.astype(out.dtype)
-    bar = tqdm(total=len(rows)*len(xs), desc='decoding tiles', disable=not progress)
-    for y0 in rows:
+            out[(lo - a)*f:(hi - a)*f] = part.astype(out.dtype)
+    ys = [y0 for y0 in ys if y0 < b and y0 + tile > a]  # the tile rows that reach the rows asked for
+    bar = tqdm(total=len(ys)*len(xs), desc='decoding tiles', disable=not progress)
+    for y0 in ys:
         c0, wy = y0//s, window(y0, nr)
         for c in sorted(k for k in chunks if k < c0): emit(c)
         for c in range(c0, c0 + per): chunks.setdefault(c, np.zeros((s*f, nc*tile*f, 3), np.float32))

@@ -4,12 +4,12 @@
 
 # %% ../nbs/04_model_folder.ipynb #60e5a01f
 from __future__ import annotations
-import copy, json, os, shutil, tempfile
+import copy, json, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch, torch.nn as nn
 from diffusers import DDPMScheduler
-from .core import atomic_path
+from .core import atomic_path, atomic_folder
 from .data import ClassTable
 from .autoencoder import LatentAutoencoder, load_autoencoder
 from .schedule import inference_scheduler
@@ -110,9 +110,7 @@ def save_model_folder(path,                         # the folder to write (repla
     if sample_size is not None and (int(sample_size) != sample_size or sample_size < 1):
         raise ValueError(f"sample_size is the latent side of the training crops, a positive integer, not {sample_size!r}")
     sched = scheduler if isinstance(scheduler, DDPMScheduler) else DDPMScheduler.from_config(dict(getattr(scheduler, 'config', scheduler)))
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
-    try:
+    with atomic_folder(path) as tmp:
         (copy.deepcopy(model).to(dtype) if dtype is not None else model).save_pretrained(tmp/'unet')
         cfg = json.loads((tmp/'unet'/'config.json').read_text())
         if cfg.pop('_name_or_path', None) is not None:             # a model from `from_pretrained` remembers where it came from
@@ -124,13 +122,7 @@ def save_model_folder(path,                         # the folder to write (repla
         if sample_size is not None: meta['sample_size'] = int(sample_size)
         if share_shift: meta['share_shift'] = share_shift
         (tmp/FOLDER_FILE).write_text(json.dumps(meta, indent=1))
-        old = path.with_name(f'.{path.name}.old') if path.exists() else None
-        if old: os.replace(path, old)
-        os.replace(tmp, path)
-        if old: shutil.rmtree(old)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
-    return path
+    return Path(path)
 
 # %% ../nbs/04_model_folder.ipynb #263ac96a
 def read_folder_meta(path) -> dict:

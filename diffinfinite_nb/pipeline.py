@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_pipeline.ipynb #c79bcce3
 from __future__ import annotations
-import contextlib, json, math, os, shutil, tempfile
+import contextlib, json, math, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -15,14 +15,14 @@ from diffusers.utils import BaseOutput
 import tifffile
 from PIL import Image
 import diffinfinite_nb
-from .core import atomic_path, reserve_space
+from .core import atomic_path, atomic_folder, reserve_space, disk_memmap
 from .data import downsample_mask
 from .data import ClassTable
 from .folder import load_model_folder, read_folder_meta, ModelFolder, _check_meta, _check_cleaning, _check_share_shift
 from .autoencoder import LatentSpace, OneHotMaps
 from .schedule import inference_scheduler
 from .unet import DiffInfiniteUNet
-from .sampling import random_patch_sample, banded_patch_sample, gather_bands, SampleInfo
+from .sampling import random_patch_sample, banded_patch_sample, gather_bands, band_window, gather_image_bands, _dist
 from .layouts import sample_layout, clean_mask
 from .decoding import decode_tiled
 from .slide import write_pyramid, split_slide_name, DEFAULT_MPP
@@ -101,13 +101,22 @@ def generate_image(model: ModelFolder,                     # a loaded image-mode
     kw = dict(num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, patch=patch, eta=eta, generator=generator,
               crop_batch_size=crop_batch_size, scheduler=model.scheduler_config, channels=ae.latent_channels, callback=callback,
               group=group, progress=progress)
+    t = min(tile, *lat.shape); t -= t % 2
     if placement == 'grid' and state is None:          # bands of rows: the same latent for any number of processes
         band, rows, info = banded_patch_sample(model.model, lat, **kw)
+        if decode and _dist(group)[0] > 1:             # each process decodes its band (with the rows its tiles reach) ...
+            win, lo = band_window(band, rows, lat.shape[0], t, group)
+            shape = ((rows[1] - rows[0])*ae.downsample, lat.shape[1]*ae.downsample, 3)
+            with tempfile.TemporaryDirectory(prefix='diffinfinite-band-') as tmp:      # a large band decodes into a memory map
+                part = disk_memmap(Path(tmp)/'band.npy', np.float32, shape) if 4*np.prod(shape) > 2**28 else None
+                part = decode_tiled(ae.decode, win[0], tile=t, factor=ae.downsample, batch_size=decode_batch_size, rows=rows, offset=lo,
+                                    height=lat.shape[0], out=part, progress=progress)
+                return gather_image_bands(part, rows, ae.downsample, out, group), lat, info   # ... and the first one writes them
         z = gather_bands(band, rows, lat.shape[0], group)
-        if z is None: return None, lat, info            # the other processes: the first one decodes
+        if z is None: return None, lat, info            # the other processes: the first one has the latent
     else: z, info = random_patch_sample(model.model, lat, placement=placement, state=state, **kw)
     if not decode: return z, lat, info
-    t = min(tile, *lat.shape); t -= t % 2
+    if _dist(group)[1] > 0: return None, lat, info     # every process holds the latent: the first one decodes it
     img = decode_tiled(ae.decode, z[0], tile=t, factor=ae.downsample, out=out, batch_size=decode_batch_size, progress=progress)
     return img, lat, info
 
@@ -239,20 +248,12 @@ class DiffInfinitePipeline(DiffusionPipeline):
 
     def save_pretrained(self, save_directory, **kwargs):
         "diffusers' `save_pretrained`, written atomically (an existing folder is replaced) and without the machine paths diffusers puts in configs."
-        path = Path(save_directory); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
-        try:
+        with atomic_folder(save_directory) as tmp:
             super().save_pretrained(tmp, **kwargs)
             for f in tmp.glob('*/config.json'):
                 cfg = json.loads(f.read_text())
                 if cfg.pop('_name_or_path', None) is not None: f.write_text(json.dumps(cfg, indent=2, sort_keys=True) + '\n')
-            old = path.with_name(f'.{path.name}.old') if path.exists() else None
-            if old: os.replace(path, old)
-            os.replace(tmp, path)
-            if old: shutil.rmtree(old)
-        finally:
-            if tmp.exists(): shutil.rmtree(tmp)
-        return path
+        return Path(save_directory)
 
     @property
     def factor(self) -> int: return self.vae.downsample

@@ -19,8 +19,9 @@ from .schedule import cfg_combine, as_inference_scheduler
 # %% auto #0
 __all__ = ['PLACEMENTS', 'CPU_SLICES', 'choose_crops', 'grid_crops', 'crop_evaluations', 'combine_crop', 'gather_crops',
            'crop_jobs', 'combine_crops', 'SampleInfo', 'start_noise', 'state_buffers', 'first_owner', 'paste_crops',
-           'ddim_bands', 'random_patch_sample', 'band_rows', 'banded_patch_sample', 'gather_bands', 'time_tensor',
-           'coverage', 'show_step', 'step_slider', 'save_animation', 'sliding_window_sample', 'nfe_per_step']
+           'ddim_bands', 'random_patch_sample', 'band_rows', 'banded_patch_sample', 'gather_bands', 'band_window',
+           'gather_image_bands', 'time_tensor', 'coverage', 'show_step', 'step_slider', 'save_animation',
+           'sliding_window_sample', 'nfe_per_step']
 
 # %% ../nbs/07_sampling.ipynb #83efc741
 def choose_crops(h: int, w: int, ph: int, pw: int, generator: torch.Generator|None = None):
@@ -443,6 +444,70 @@ def gather_bands(band: torch.Tensor, rows: tuple, h: int, group=None) -> torch.T
     dist.gather(pad, got, dst=dist.get_global_rank(group, 0) if group is not dist.group.WORLD else 0, group=group)
     if rank: return None
     return torch.cat([g[:, :, :b - a] for (a, b), g in zip(every, got)], 2)
+
+
+# %% ../nbs/07_sampling.ipynb #db5c6019
+def band_window(band: torch.Tensor, rows: tuple, h: int, halo: int, group=None) -> tuple:
+    "`(window, first row)`: this process's band `[1, C, b - a, W]` with `halo` rows above and below from the processes that own them."
+    a, b = rows
+    world, rank = _dist(group)
+    lo, hi = (max(0, a - halo), min(h, b + halo)) if b > a else (a, a)
+    win = torch.empty((*band.shape[:2], hi - lo, band.shape[3]), dtype=band.dtype, device=band.device)
+    win[:, :, a - lo:b - lo] = band[:, :, :b - a]
+    if world == 1: return win, lo
+    import torch.distributed as dist
+    every = [None]*world
+    dist.all_gather_object(every, (int(a), int(b)), group=group)
+    peer = lambda r: r if group is dist.group.WORLD else dist.get_global_rank(group, r)
+    reqs, got = [], []
+    for r, (ra, rb) in enumerate(every):
+        if r == rank or rb <= ra: continue
+        s, e = max(lo, ra), min(hi, rb)                 # rows of r's band in my window
+        if s < e:
+            buf = torch.empty((*band.shape[:2], e - s, band.shape[3]), dtype=band.dtype, device=band.device)
+            reqs.append(dist.irecv(buf, src=peer(r), group=group)); got.append((s, buf))
+        s, e = max(max(0, ra - halo), a), min(min(h, rb + halo), b)   # rows of my band in r's window
+        if s < e and b > a: reqs.append(dist.isend(band[:, :, s - a:e - a].contiguous(), dst=peer(r), group=group))
+    for q in reqs: q.wait()
+    for s, buf in got: win[:, :, s - lo:s - lo + buf.shape[2]] = buf
+    return win, lo
+
+def gather_image_bands(part: np.ndarray, rows: tuple, factor: int, out=None, group=None, chunk: int = 512):
+    "Every process's decoded rows `part` (float, `((b - a)*f, W, 3)`, e.g. a memory map) written into `out` on the first process, `chunk` rows at a time (None elsewhere)."
+    world, rank = _dist(group)
+    a, b = rows
+    def put(dst, src, band_row, r0=0):                    # rows `r0...` of the band that starts at latent row `band_row`
+        for k in range(0, src.shape[0], chunk):
+            s = np.asarray(src[k:k + chunk], np.float32)
+            if np.issubdtype(np.dtype(dst.dtype), np.integer): s = np.round(s*255)   # as `decode_tiled` writes integer images
+            y = band_row*factor + r0 + k
+            dst[y:y + s.shape[0]] = s.astype(dst.dtype)
+    if world == 1:
+        if out is None: return part
+        put(out, part, a); return out
+    import torch.distributed as dist
+    every = [None]*world
+    dist.all_gather_object(every, (int(a), int(b)), group=group)
+    peer = lambda r: r if group is dist.group.WORLD else dist.get_global_rank(group, r)
+    dev = _group_device(group)
+    if rank:
+        for r0 in range(0, (b - a)*factor, chunk):
+            dist.send(torch.from_numpy(np.ascontiguousarray(part[r0:r0 + chunk], np.float32)).to(dev), dst=peer(0), group=group)
+        return None
+    H, W = every[-1][1]*factor, part.shape[1]
+    if out is None: out = np.zeros((H, W, 3), np.float32)
+    put(out, part, a)
+    for r, (ra, rb) in enumerate(every[1:], 1):           # the other bands in row order, `chunk` rows in memory at a time
+        for r0 in range(0, (rb - ra)*factor, chunk):
+            buf = torch.empty((min(chunk, (rb - ra)*factor - r0), W, 3), dtype=torch.float32, device=dev)
+            dist.recv(buf, src=peer(r), group=group)
+            put(out, buf.cpu().numpy(), ra, r0)
+    return out
+
+def _group_device(group):
+    "Where a process group's tensors live: the current CUDA device for NCCL, else the CPU."
+    import torch.distributed as dist
+    return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend(group) == 'nccl' else torch.device('cpu')
 
 
 # %% ../nbs/07_sampling.ipynb #ec6c5fb8

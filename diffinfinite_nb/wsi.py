@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_wsi.ipynb #8c230573
 from __future__ import annotations
-import csv, json, math
+import csv, json, math, os
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -59,7 +59,7 @@ def _area_resize(a: np.ndarray, box, w: int, h: int) -> np.ndarray:
 class Slide:
     "A whole-slide image read at any microns per pixel (tiffslide; OpenSlide for formats tiffslide cannot read)."
     def __init__(self, path, mpp: float|None = None):
-        self.path = Path(path)
+        self.path, self._pid = Path(path), os.getpid()
         if not self.path.is_file(): raise FileNotFoundError(f"slide {self.path} not found")
         try: self._s = tiffslide.TiffSlide(self.path)
         except Exception as e:
@@ -90,6 +90,7 @@ class Slide:
         return int(self.height/f + 1e-6), int(self.width/f + 1e-6)
 
     def _region(self, x0, y0, level, w, h):
+        if self._pid != os.getpid(): self.__init__(self.path, self.mpp)   # a forked DataLoader worker: its own file handle, not the parent's offset
         if isinstance(self._s, tiffslide.TiffSlide): a = self._s.read_region((x0, y0), level, (w, h), as_array=True)
         else: a = np.asarray(self._s.read_region((x0, y0), level, (w, h)))
         if a.ndim == 2: a = np.repeat(a[..., None], 3, -1)
