@@ -18,7 +18,7 @@ from .data import (ClassTable, EpochSubset, SyntheticTissue, SemiSupervisedDatas
 from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure_latent_stats, build_latent_cache, merge_latent_shards
 from .unet import DiffInfiniteUNet, unet_config
 from .training import Trainer, TrainConfig, weights_checksum, MIXED_PRECISION
-from .folder import read_folder_meta, load_model_folder, record_share_shift
+from .folder import load_model_folder, record_share_shift
 from .layouts import MaskMapDataset, fit_share_shift
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
                                       BUNDLED_PIPELINE, save_result, output_files, folder_classes)

@@ -351,7 +351,7 @@ diffusers.DiffInfinitePipeline = DiffInfinitePipeline      # so that `DiffusionP
 # %% ../nbs/11_pipeline.ipynb #3e0ec223
 def preview(image, mask, classes, width: int = 1024) -> np.ndarray:
     "A small `image | overlay` picture (uint8) of an image and its class mask, at most `width` pixels wide."
-    img = image if np.asarray(image).dtype == np.uint8 else (np.clip(np.asarray(image), 0, 1)*255).round().astype(np.uint8)
+    img = _uint8(np.asarray(image))
     H, W = mask.shape
     s = max(1, int(np.ceil(2*W/width)))
     small, m = np.asarray(img[::s, ::s]), np.asarray(mask[::s, ::s])
@@ -372,7 +372,7 @@ def save_result(result: DiffInfinitePipelineOutput, path, classes, mpp: float = 
     if isinstance(img, torch.Tensor): img = img.permute(1, 2, 0).numpy() if img.ndim == 3 and img.shape[0] == 3 else None
     if isinstance(img, Image.Image): img = np.asarray(img)
     if not isinstance(img, np.ndarray) or img.ndim != 3: raise ValueError("save_result needs a decoded image (output_type 'pil', 'np' or 'pt')")
-    if img.dtype != np.uint8: img = (np.clip(img, 0, 1)*255).round().astype(np.uint8)
+    img = _uint8(img)
     write_pyramid(files['image'], img, mpp=mpp, kind='image', progress=progress)
     write_pyramid(files['mask'], mask, mpp=mpp, kind='mask', progress=progress)
     with atomic_path(files['classes']) as tmp:
