@@ -19,7 +19,7 @@ from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure
 from .unet import DiffInfiniteUNet, unet_config
 from .training import Trainer, TrainConfig, weights_checksum, MIXED_PRECISION
 from .folder import load_model_folder, record_share_shift
-from .layouts import MaskMapDataset, fit_share_shift
+from .layouts import MaskMapDataset, fit_share_shift, read_layouts
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
                                       BUNDLED_PIPELINE, save_result, output_files, folder_classes)
 from .slide import DEFAULT_MPP
@@ -114,8 +114,10 @@ def sample_slide(out='slide.tif', layout=None, size=None, context=None, model=No
     return files
 
 # %% ../nbs/13_cli.ipynb #a72e1eaf
-def records_of(data: str):
-    "Records of a data source: 'wsss4luad', 'ebhi' (from `shared/`) or a folder of images with `_mask.png` files."
+def records_of(data):
+    "Records of a data source: 'wsss4luad', 'ebhi' (from `shared/`), a folder of images with `_mask.png` files, or records already read."
+    if not isinstance(data, (str, Path)): return data
+    if data == 'layouts': raise ValueError("'layouts' holds class maps without images: only `train --kind mask` takes it")
     if data == 'wsss4luad': return read_wsss4luad()
     if data == 'ebhi': return read_ebhi()
     return read_folder(data)
@@ -181,12 +183,18 @@ def calibrate_shares(folder, maps, rounds: int = 6, n: int = 128, seed: int = 0,
     record_share_shift(folder, shift)
     return shift
 
-def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: float = 2e-3, p_unc: float = 0.8, size: int = 32,
+def train_mask(data, out, steps: int = 3000, batch_size: int = 16, lr: float = 2e-3, p_unc: float = 0.8, size: int = 32,
                factor: int = 8, seed: int = 0, ckpt_every: int = 500, stop_at: int|None = None, mpp: float = DEFAULT_MPP,
                slide_mpp: float|None = None, class_map=None, unknown: str = 'error', config: str|None = None,
-               base_channels: int|None = None, calibrate: int = 0) -> Path:
-    "Train a mask model on the masks of `data` (random crops, `factor` image pixels per layout pixel); export `out/model`."
-    if is_slide_data(data):                                    # slides: each slide's annotations, rasterised at the layout scale
+               base_channels: int|None = None, calibrate: int = 0, parent_scale: int|None = None, crops_per_image: int = 16,
+               context: str|None = None, dtype=None, cleaning: dict|None = None) -> Path:
+    "Train a layout model on the masks of `data` at `factor` image pixels per layout pixel (a top level, or with `parent_scale` a level conditioned on its parent); export `out/model`."
+    if parent_scale is not None and (parent_scale % factor or parent_scale <= factor):
+        raise ValueError(f"--parent-scale {parent_scale} must be a multiple (2x or more) of the level's --scale {factor}")
+    parent = None if parent_scale is None else parent_scale//factor
+    if parent and size % parent: raise ValueError(f"--size {size} must be a multiple of --parent-scale / --scale = {parent}")
+    kw = dict(size=size, crops_per_image=crops_per_image, seed=seed, parent=parent, progress=False)
+    if isinstance(data, (str, Path)) and is_slide_data(data):  # slides: each slide's annotations, rasterised at the layout scale
         sources, contexts = read_slides(data, slide_mpp)
         if contexts == ['none']: contexts = ['none', 'tissue']
         cmap, pairs = parse_class_map(class_map) if isinstance(class_map, str) else class_map, []
@@ -195,22 +203,27 @@ def train_mask(data: str, out, steps: int = 3000, batch_size: int = 16, lr: floa
                 pairs.append((annotation_layout(open_annotations(src.annotations, sl, TISSUE_CLASSES, cmap, unknown), sl, mpp*factor),
                               src.context or 1))
         if not pairs: raise ValueError(f"{data}: no slide has annotations to learn layouts from")
-        maps = MaskMapDataset(pairs, size=size, factor=1, crops_per_image=16, seed=seed, progress=False)
+        maps, rec_mpp = MaskMapDataset(pairs, factor=1, **kw), mpp
+    elif isinstance(data, str) and data == 'layouts':                                    # the paper's slide-scale layouts (2048² at 16 px per layout pixel)
+        contexts, rec_mpp = ['none', context or 'lung adenocarcinoma'], None
+        maps = MaskMapDataset(read_layouts(), factor=factor, context=1, **kw)
     else:
         recs = records_of(data)
-        ebhi = data == 'ebhi'
-        contexts = ['none', *EBHI_SUBTYPES] if ebhi else ['none', 'lung adenocarcinoma' if data == 'wsss4luad' else 'tissue']
-        maps = MaskMapDataset(recs, size=size, factor=factor, crops_per_image=16, context=None if ebhi else 1, seed=seed, progress=False)
+        ebhi = isinstance(data, str) and data == 'ebhi'
+        contexts = ['none', *EBHI_SUBTYPES] if ebhi else ['none', context or ('lung adenocarcinoma' if isinstance(data, str) and data == 'wsss4luad' else 'tissue')]
+        maps, rec_mpp = MaskMapDataset(recs, factor=factor, context=None if ebhi else 1, **kw), None
     mix = SemiSupervisedDataset(maps, maps, p_unc=p_unc, length=len(maps), seed=seed)      # the null label, for guidance
     torch.manual_seed(seed)
-    cfg = unet_config(config or 'mask-tiny', num_classes=len(contexts), **({'base_channels': base_channels} if base_channels else {}))
+    over = dict(num_classes=len(TISSUE_CLASSES), conditioning='mask') if parent else dict(num_classes=len(contexts))
+    cfg = unet_config(config or 'mask-small', **over, **({'base_channels': base_channels} if base_channels else {}))
     tr = Trainer(DiffInfiniteUNet(**cfg), mix,
                  TrainConfig(steps=steps, batch_size=batch_size, lr=lr, out_dir=out, seed=seed, ckpt_every=ckpt_every, schedule=dict(clip_sample=True)))
     tr.fit(stop_at)
     if tr.acc.is_main_process:
         trained = sorted({int(c) for m in maps.full for c in m.unique() if c > 0})
-        tr.export(Path(out)/'model', TISSUE_CLASSES, autoencoder=maps.space, trained_ids=trained, contexts=contexts)
-        if calibrate: calibrate_shares(Path(out)/'model', maps, calibrate, seed=seed)
+        tr.export(Path(out)/'model', TISSUE_CLASSES, autoencoder=maps.space, trained_ids=trained, contexts=contexts, dtype=dtype, cleaning=cleaning,
+                  scale=factor, parent_scale=parent_scale, mpp=rec_mpp)
+        if calibrate and not parent: calibrate_shares(Path(out)/'model', maps, calibrate, seed=seed)
         print(f"{tr.step}/{steps} steps, loss {np.mean(tr.losses[-20:]):.4f} (last 20): mask model folder {Path(out)/'model'}")
     tr.acc.wait_for_everyone(); tr.acc.end_training()      # the process group closed before exit (no teardown abort)
     return Path(out)/'model'
@@ -247,6 +260,7 @@ _RANGES = {                              # flag: (kind, low, high), both ends in
     'mpp': (_REAL, 0.01, 100), 'slide_mpp': (_REAL, 0.01, 100), 'min_tissue': (_REAL, 0, 1), 'crops': (_INT, 1, 100_000),
     'batch_size': (_INT, 1, 65_536), 'lr': (_REAL, 1e-10, 1), 'p_unc': (_REAL, 0, 1), 'ckpt_every': (_INT, 0, None),
     'stop_at': (_INT, 1, None), 'calibrate': (_INT, 0, 1000), 'base_channels': (_INT, 4, 4096),
+    'scale': (_INT, 1, 1024), 'parent_scale': (_INT, 2, 4096), 'layout_size': (_INT, 4, 4096),
 }
 _PATCH_SIZE = (_INT, 8, 8192)            # --size of cache, train and evaluate: pixels of a patch
 
@@ -265,7 +279,7 @@ def check_args(a) -> argparse.Namespace:
         raise ValueError(f"--size must be a multiple of 8 px (the autoencoder's factor), got {a.size}: try {max(8, round(a.size/8)*8)}")
     return a
 
-NAMED_DATA = ('wsss4luad', 'ebhi')
+NAMED_DATA = ('wsss4luad', 'ebhi', 'layouts')
 
 def data_kind(data: str) -> str:
     "What `data` names: 'synthetic', 'named', 'latent cache', 'slides' or 'image folder'; a one-line error for anything else."
@@ -354,13 +368,18 @@ def _parser():
     common(s); dtype(s)
     t = sub.add_parser('train', help='train an image model (Alg. 1, on a latent cache) or a mask model (on masks), resumable')
     t.add_argument('--kind', default='image', choices=['image', 'mask'], help='image model (default) or mask model')
-    t.add_argument('--data', default='synthetic', help="image: 'synthetic', a latent cache from `diffinfinite cache` or slides (cached into OUT/latents.safetensors first); mask: 'wsss4luad', 'ebhi', a folder or slides")
+    t.add_argument('--data', default='synthetic', help="image: 'synthetic', a latent cache from `diffinfinite cache` or slides (cached into OUT/latents.safetensors first); mask: 'wsss4luad', 'ebhi', 'layouts' (the paper's slide-scale layouts), a folder or slides")
     t.add_argument('--unlabelled', help='latent cache of the unlabelled pool')
     t.add_argument('--out', default='runs/train', help='run folder: checkpoint.pt and model/ (default runs/train)')
-    t.add_argument('--config', help="named U-Net configuration (default 'lung-taef2' for latents, 'mask-tiny' for masks)")
+    t.add_argument('--config', help="named U-Net configuration (default 'lung-taef2' for latents, 'mask-small' for masks)")
     t.add_argument('--base-channels', type=int, help="override the configuration's width")
-    t.add_argument('--steps', type=int, default=1000); t.add_argument('--batch-size', type=int, default=16)
-    t.add_argument('--lr', type=float, default=2e-4); t.add_argument('--p-unc', type=float, default=0.5)
+    t.add_argument('--steps', type=int, help='optimisation steps (default: 1000 for image models, 3000 for mask models)')
+    t.add_argument('--batch-size', type=int, default=16, help='batch size per process (default 16)')
+    t.add_argument('--lr', type=float, help='peak learning rate of the OneCycle schedule (default: 2e-4 image, 2e-3 mask)')
+    t.add_argument('--p-unc', type=float, help="probability of a conditional (labelled) step, Alg. 1's p_unc (default: 0.5 image, 0.8 mask)")
+    t.add_argument('--scale', type=int, default=8, help='mask models: image pixels per layout pixel (default 8, the latent scale; the paper\'s slide level: 16)')
+    t.add_argument('--parent-scale', type=int, help='mask models: train a lower level conditioned on its own maps coarsened to this scale (e.g. 16 under a --scale 16 level)')
+    t.add_argument('--layout-size', type=int, default=32, help='mask models: side of a training map in layout pixels (default 32)')
     t.add_argument('--ckpt-every', type=int, default=500); t.add_argument('--stop-at', type=int)
     t.add_argument('--calibrate', type=int, default=0, metavar='ROUNDS',
                    help="mask models: fit the class-share calibration towards the training maps' shares in ROUNDS rounds of 128 samples (default 0: none)")
@@ -398,7 +417,9 @@ def main(argv=None) -> int:
             sample_slide(a.out, a.layout, a.size, a.context, a.model, a.steps, a.guidance, a.mask_steps, a.patch, a.crop_batch_size,
                          a.mpp, a.overwrite, a.seed, a.device, placement=a.placement, dtype=a.dtype, decode_batch_size=a.decode_batch_size)
         elif a.command == 'train' and a.kind == 'mask':
-            train_mask(a.data, a.out, a.steps, a.batch_size, a.lr, a.p_unc, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
+            d = dict(steps=3000, lr=2e-3, p_unc=0.8)          # the mask recipe, where a flag does not say otherwise
+            train_mask(a.data, a.out, a.steps or d['steps'], a.batch_size, a.lr or d['lr'], d['p_unc'] if a.p_unc is None else a.p_unc,
+                       size=a.layout_size, factor=a.scale, parent_scale=a.parent_scale, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
                        mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes, config=a.config,
                        base_channels=a.base_channels, calibrate=a.calibrate)
         elif a.command == 'train':
@@ -412,7 +433,8 @@ def main(argv=None) -> int:
                     st.wait_for_everyone()
                     if st.is_main_process: merge_latent_shards(data)
                 st.wait_for_everyone()
-            train_cli.__wrapped__(str(data), a.unlabelled, a.out, a.config, a.base_channels, a.steps, a.batch_size, a.lr, a.p_unc, a.seed,
+            train_cli.__wrapped__(str(data), a.unlabelled, a.out, a.config, a.base_channels, a.steps or 1000, a.batch_size, a.lr or 2e-4,
+                                  0.5 if a.p_unc is None else a.p_unc, a.seed,
                                   a.ckpt_every, a.stop_at, a.mixed_precision)
         elif a.command == 'cache':
             p = cache_latents(a.data, a.out, a.size, a.crops, a.autoencoder, a.seed, a.device, True, a.mpp, a.slide_mpp,

@@ -43,6 +43,9 @@ class ModelFolder:
     cleaning: dict|None = None                         # mask models: `clean_mask` settings for their layouts (None: the paper's)
     sample_size: int|None = None                       # latent side of the training crops (None: not recorded)
     share_shift: dict|None = None                      # mask models: class-share calibration (`fit_share_shift`), per context
+    scale: int|None = None                             # mask models: image pixels per layout pixel (None: the image model's latent scale)
+    parent_scale: int|None = None                      # a lower layout level: the scale of the parent layout it is conditioned on
+    mpp: float|None = None                             # µm per image pixel of the training data, where known
     _ae: object = field(default=None, repr=False)
     def load_autoencoder(self, device=None, dtype=None):
         "The latent space the model lives in, with its statistics (loaded once; by default on the model's device and in its dtype)."
@@ -64,13 +67,30 @@ def _check_meta(model, classes: ClassTable, spec: dict, kind: str, trained_ids, 
     cin = model.config.in_channels
     if int(spec['latent_channels']) != cin:
         raise ValueError(f"{where}the model takes {cin}-channel inputs, its {spec.get('name')!r} latent space has {spec['latent_channels']}")
-    if kind == 'mask':
+    if kind == 'mask' and getattr(model.config, 'conditioning', 'context') == 'mask':   # a lower level: labels are the parent's classes
+        check_labels(model, len(classes), 'classes')
+        if cin != len(classes): raise ValueError(f"{where}a layout model over {len(classes)} classes needs {len(classes)} one-hot channels, not {cin}")
+    elif kind == 'mask':
         if not contexts: raise ValueError(f"{where}a mask model needs the names of its context labels (`contexts`)")
         check_labels(model, len(contexts), 'context labels')
         if cin != len(classes): raise ValueError(f"{where}a mask model over {len(classes)} classes needs {len(classes)} one-hot channels, not {cin}")
     else: check_labels(model, len(classes), 'classes')
     bad = [i for i in trained_ids or [] if not 0 <= i < len(classes)]
     if bad: raise ValueError(f"{where}trained ids {bad} are not in the class table {classes}")
+
+def _check_scales(model, kind: str, scale, parent_scale, where=''):
+    "A mask model's scale (image pixels per layout pixel) and its parent's, checked against its conditioning; `(scale, parent_scale)`."
+    if kind != 'mask':
+        if scale is not None or parent_scale is not None: raise ValueError(f"{where}only mask models have a layout scale")
+        return None, None
+    for k, v in (('scale', scale), ('parent_scale', parent_scale)):
+        if v is not None and (int(v) != v or v < 1): raise ValueError(f"{where}{k} is image pixels per layout pixel, a positive integer, not {v!r}")
+    lower = getattr(model.config, 'conditioning', 'context') == 'mask'
+    if lower and parent_scale is None: raise ValueError(f"{where}a mask-conditioned layout model needs the scale of its parent layout (parent_scale)")
+    if not lower and parent_scale is not None: raise ValueError(f"{where}a context-conditioned mask model is a top level: it has no parent_scale")
+    if parent_scale is not None and (scale is None or parent_scale % scale or parent_scale == scale):
+        raise ValueError(f"{where}the parent's scale {parent_scale} must be a multiple (2x or more) of the level's scale {scale}")
+    return (None if scale is None else int(scale)), (None if parent_scale is None else int(parent_scale))
 
 def _check_cleaning(cleaning, where=''):
     "Mask-cleaning settings (keyword arguments of `clean_mask`), checked."
@@ -101,12 +121,16 @@ def save_model_folder(path,                         # the folder to write (repla
                       dtype=None,                   # e.g. `torch.float16` to ship smaller weights
                       cleaning: dict|None = None,   # mask models: `clean_mask` settings suited to their layouts
                       sample_size: int|None = None,  # latent side of the training crops (the sampler's default crop)
-                      share_shift: dict|None = None):  # mask models: class-share calibration (`fit_share_shift`)
+                      share_shift: dict|None = None,   # mask models: class-share calibration (`fit_share_shift`)
+                      scale: int|None = None,       # mask models: image pixels per layout pixel (None: the image model's latent scale)
+                      parent_scale: int|None = None,  # a lower layout level (mask-conditioned): its parent's scale
+                      mpp: float|None = None):      # µm per image pixel of the training data, where known
     "Write a self-describing model folder at `path` (atomically; an existing folder is replaced)."
     spec = autoencoder.spec() if isinstance(autoencoder, LatentAutoencoder) else dict(autoencoder)
     trained_ids = sorted(int(i) for i in (trained_ids if trained_ids is not None else range(1, len(classes))))
     _check_meta(model, classes, spec, kind, trained_ids, contexts)
     share_shift = _check_share_shift(share_shift, len(classes), contexts)
+    scale, parent_scale = _check_scales(model, kind, scale, parent_scale)
     if sample_size is not None and (int(sample_size) != sample_size or sample_size < 1):
         raise ValueError(f"sample_size is the latent side of the training crops, a positive integer, not {sample_size!r}")
     sched = scheduler if isinstance(scheduler, DDPMScheduler) else DDPMScheduler.from_config(dict(getattr(scheduler, 'config', scheduler)))
@@ -121,6 +145,7 @@ def save_model_folder(path,                         # the folder to write (repla
         if cleaning: meta['cleaning'] = _check_cleaning(cleaning)
         if sample_size is not None: meta['sample_size'] = int(sample_size)
         if share_shift: meta['share_shift'] = share_shift
+        meta.update({k: v for k, v in (('scale', scale), ('parent_scale', parent_scale), ('mpp', mpp)) if v is not None})
         (tmp/FOLDER_FILE).write_text(json.dumps(meta, indent=1))
     return Path(path)
 
@@ -152,7 +177,8 @@ def load_model_folder(path, model_cls, device='cpu', dtype=torch.float32) -> Mod
     _check_meta(model, classes, meta['autoencoder'], meta['kind'], meta['trained_ids'], meta['contexts'], where=f'{path}: ')
     return ModelFolder(model, dict(DDPMScheduler.load_config(path/'scheduler')), classes, meta['autoencoder'], meta['kind'],
                        meta['trained_ids'], meta['contexts'], path, _check_cleaning(meta.get('cleaning'), f'{path}: '),
-                       meta.get('sample_size'), _check_share_shift(meta.get('share_shift'), len(classes), meta['contexts'], f'{path}: '))
+                       meta.get('sample_size'), _check_share_shift(meta.get('share_shift'), len(classes), meta['contexts'], f'{path}: '),
+                       *_check_scales(model, meta['kind'], meta.get('scale'), meta.get('parent_scale'), f'{path}: '), meta.get('mpp'))
 
 def record_share_shift(path, share_shift) -> dict:
     "Write a mask-model folder's class-share calibration into its `diffinfinite.json` (atomically; the weights are untouched)."

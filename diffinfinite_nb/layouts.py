@@ -5,6 +5,8 @@
 # %% ../nbs/08_layouts.ipynb #9b3fbd46
 from __future__ import annotations
 import numpy as np
+from pathlib import Path
+from PIL import Image
 import torch, torch.nn.functional as F
 from skimage.segmentation import find_boundaries
 from skimage.measure import label
@@ -12,14 +14,14 @@ from tqdm.auto import tqdm
 from .data import TISSUE_CLASSES, ClassTable, load_mask, dihedral, downsample_mask
 from .autoencoder import OneHotMaps
 from diffusers import DDPMScheduler
-from .core import make_generator
+from .core import make_generator, shared_path
 from .schedule import sample_patches, inference_scheduler
 from .sampling import random_patch_sample
 
 # %% auto #0
-__all__ = ['SIZE_BINS', 'boundaries_to_unknown', 'min_pool', 'nearest_resize', 'small_regions_to_unknown', 'clean_mask',
-           'region_sizes', 'layout_stats', 'MaskMapDataset', 'ShiftX0', 'shifted_model', 'fit_share_shift',
-           'context_id', 'sample_layout']
+__all__ = ['SIZE_BINS', 'LAYOUTS_DIR', 'boundaries_to_unknown', 'min_pool', 'nearest_resize', 'small_regions_to_unknown',
+           'clean_mask', 'region_sizes', 'layout_stats', 'two_point', 'upsample_layout', 'read_layouts',
+           'MaskMapDataset', 'ShiftX0', 'shifted_model', 'fit_share_shift', 'context_id', 'sample_layout']
 
 # %% ../nbs/08_layouts.ipynb #f1f45df3
 def boundaries_to_unknown(mask: np.ndarray, mode: str = 'inner', unknown: int = 0) -> np.ndarray:
@@ -28,13 +30,13 @@ def boundaries_to_unknown(mask: np.ndarray, mode: str = 'inner', unknown: int = 
     m[find_boundaries(m, mode=mode)] = unknown
     return m
 
-def min_pool(mask: np.ndarray, k: int = 3) -> np.ndarray:
-    "`k`x`k` min-filter of a class map (stride 1, same size; borders padded with the edge values)."
+def min_pool(mask: np.ndarray, k: int = 3, unknown: int = 0) -> np.ndarray:
+    "Min-pooling of each class's binary mask (`k`x`k`, stride 1, edges replicated): a pixel keeps its class where its whole window has it, else `unknown`."
     if k < 1 or k % 2 == 0: raise ValueError(f"the min-pooling kernel must be odd and positive, got {k}")
-    t = torch.as_tensor(np.asarray(mask), dtype=torch.float64)[None, None]
-    p = k//2
-    out = -F.max_pool2d(-F.pad(t, (p, p, p, p), mode='replicate'), k, stride=1)
-    return out[0, 0].numpy().astype(np.asarray(mask).dtype)
+    m = np.asarray(mask)
+    t = F.pad(torch.as_tensor(m, dtype=torch.float64)[None, None], (k//2,)*4, mode='replicate')
+    lo, hi = -F.max_pool2d(-t, k, stride=1), F.max_pool2d(t, k, stride=1)
+    return np.where((lo == hi)[0, 0].numpy(), m, unknown).astype(m.dtype)
 
 def nearest_resize(mask: np.ndarray, size) -> np.ndarray:
     "Resize a class map to `size` = (H, W) by nearest neighbour (no new ids)."
@@ -85,9 +87,50 @@ def layout_stats(maps, ids=None, clean: dict|None = None, unknown: int = 0) -> d
     return dict(shares={c: float((maps == c).mean()) for c in ids}, size_hist=(hist/max(hist.sum(), 1)).tolist(),
                 removed=float((known & (cleaned == unknown)).sum()/max(known.sum(), 1)))
 
+# %% ../nbs/08_layouts.ipynb #aa6bc743
+def two_point(maps, r: int, scale: int = 1, unknown: int|None = 0) -> dict:
+    "S2(r): the chance that two known pixels `r` image pixels apart (rows and columns) hold the same class, overall (`'all'`) and per class; maps of `scale` image px per pixel."
+    if r % scale: raise ValueError(f"r = {r} px is not a whole number of layout pixels at {scale} px per pixel")
+    d, same, n, cs, cn = r//scale, 0, 0, {}, {}
+    for m in maps:
+        m = np.asarray(m)
+        for a, b in ((m[:, :-d], m[:, d:]), (m[:-d], m[d:])) if 0 < d < max(m.shape) else ():
+            ok = np.ones(a.shape, bool) if unknown is None else (a != unknown) & (b != unknown)
+            a, b = a[ok], b[ok]
+            same, n = same + int((a == b).sum()), n + a.size
+            for c in np.unique(a):
+                cs[int(c)] = cs.get(int(c), 0) + int(((a == c) & (b == c)).sum()); cn[int(c)] = cn.get(int(c), 0) + int((a == c).sum())
+    return {'all': same/n if n else float('nan'), **{c: cs[c]/cn[c] for c in sorted(cn)}}
+
+# %% ../nbs/08_layouts.ipynb #bba90048
+def upsample_layout(layout, f: int, n_classes: int|None = None, chunk: int = 256) -> torch.Tensor:
+    "Class map `[h, w]` -> `[h*f, w*f]` as the paper upsamples its layouts: bilinear interpolation of the one-hot class probabilities, then argmax (in bands of `chunk` rows)."
+    lay = torch.as_tensor(np.asarray(layout)).long()
+    if lay.ndim != 2: raise ValueError(f"expected a 2-D class map, got shape {tuple(lay.shape)}")
+    if f < 1 or int(f) != f: raise ValueError(f"the upsampling factor must be a positive integer, got {f}")
+    f, n = int(f), n_classes or int(lay.max()) + 1
+    if f == 1: return lay.clone()
+    pad = F.pad(lay[None, None].float(), (1, 1, 1, 1), mode='replicate')[0, 0].long()   # one edge row and column: bands agree exactly
+    out = torch.empty(lay.shape[0]*f, lay.shape[1]*f, dtype=torch.long)
+    for r in range(0, lay.shape[0], chunk):
+        r1 = min(r + chunk, lay.shape[0])
+        oh = F.one_hot(pad[r:r1 + 2], n).permute(2, 0, 1)[None].float()
+        out[r*f:r1*f] = F.interpolate(oh, scale_factor=f, mode='bilinear', align_corners=False)[0].argmax(0)[f:-f, f:-f]
+    return out
+
+# %% ../nbs/08_layouts.ipynb #8f6576b7
+LAYOUTS_DIR = ('data', 'diffinfinite-large-masks')     # the paper's sixteen 2048² slide-scale lung layouts, under `shared/`
+
+def read_layouts(folder=None, context: int = 1, table: ClassTable = TISSUE_CLASSES) -> list:
+    "`(class map, context)` pairs of the single-channel class-map images (8- or 16-bit PNG, ids of `table`) in `folder` (default: the paper's layouts)."
+    folder = Path(folder) if folder is not None else shared_path(*LAYOUTS_DIR)
+    files = sorted(f for f in folder.glob('*.png')) if folder.is_dir() else []
+    if not files: raise FileNotFoundError(f"no layout images (.png) in {folder}")
+    return [(table.validate(np.asarray(Image.open(f)), f'layout {f.name}').astype(np.uint8), context) for f in files]
+
 # %% ../nbs/08_layouts.ipynb #36d656af
 class MaskMapDataset(torch.utils.data.Dataset):
-    "Low-resolution one-hot class maps (as `latent`, in [-1, 1]) of labelled records, with their context labels."
+    "Low-resolution one-hot class maps (as `latent`, in [-1, 1]) of labelled records, with their context labels (or, for a lower level, their parent map)."
     def __init__(self,
                  recs,                                 # records with masks (unlabelled ones are left out), or (class map, context) pairs
                  size: int = 32,                       # side of a map, in layout pixels
@@ -97,7 +140,9 @@ class MaskMapDataset(torch.utils.data.Dataset):
                  factor: int|None = None,              # image pixels per layout pixel: random `size*factor` crops (None: the central square, reduced to `size`)
                  crops_per_image: int = 1,             # maps per mask and epoch (with `factor`)
                  context: int|None = None,             # the context label of every map (default: each record's own)
+                 parent: int|None = None,              # a lower level: `mask` is the map's own parent, coarsened `parent`x (majority vote) and upsampled back
                  progress: bool = True):               # show a progress bar while reading masks
+        if parent is not None and (parent < 2 or size % parent): raise ValueError(f"parent must be an integer of at least 2 dividing size {size}, got {parent}")
         recs = [r for r in recs if isinstance(r, tuple) or r.mask is not None]
         if not recs: raise ValueError("no labelled records to learn layouts from")
         self.full, self.context = [], []
@@ -111,26 +156,31 @@ class MaskMapDataset(torch.utils.data.Dataset):
                 c = size*factor                                                # pad small masks with unknown
                 m = F.pad(m, (0, max(0, c - m.shape[1]), 0, max(0, c - m.shape[0])))
             self.full.append(m); self.context.append(ctx if context is None else context)
-        self.size, self.factor, self.n_per = size, factor, (crops_per_image if factor else 1)
+        self.size, self.factor, self.n_per, self.parent = size, factor, (crops_per_image if factor else 1), parent
         self.space, self.augment, self.seed, self.epoch = OneHotMaps(len(table)), augment, seed, 0
     @property
     def maps(self):
         "The maps of epoch 0 without augmentation, `[N, size, size]`."
-        return torch.stack([self._map(i, np.random.default_rng((self.seed, 0, i))) for i in range(len(self))])
+        return torch.stack([self._map(i, np.random.default_rng((self.seed, 0, i)))[0] for i in range(len(self))])
     def __len__(self): return len(self.full)*self.n_per
     def set_epoch(self, epoch: int): self.epoch = epoch
     def _map(self, i, rng):
-        m = self.full[i//self.n_per]
-        if self.factor is None: return m.long()
-        c = self.size*self.factor
-        y, x = (int(rng.integers(0, n - c + 1)) for n in m.shape)
-        return downsample_mask(m[y:y + c, x:x + c], self.factor, self.space.latent_channels)
+        "The map of element `i` and its parent (None without `parent`), both `[size, size]`."
+        m, C, p = self.full[i//self.n_per], self.space.latent_channels, self.parent
+        if self.factor is None: crop, f = m.long(), 1
+        else:
+            c, f = self.size*self.factor, self.factor
+            y, x = (int(rng.integers(0, n - c + 1)) for n in m.shape)
+            crop = m[y:y + c, x:x + c]
+        fine = downsample_mask(crop, f, C) if f > 1 else crop
+        return fine, (None if p is None else upsample_layout(downsample_mask(crop, f*p, C), p, C))
     def __getitem__(self, i):
         rng = np.random.default_rng((self.seed, self.epoch, i))
-        m = self._map(i, rng).long()
-        if self.augment: m = dihedral(m, int(rng.integers(8)))
-        return dict(latent=self.space.encode(m[None])[0], mask=m, context=torch.tensor(self.context[i//self.n_per]),
-                    labelled=torch.tensor(True))
+        m, par = self._map(i, rng)
+        if self.augment: k = int(rng.integers(8)); m, par = dihedral(m, k), (None if par is None else dihedral(par, k))
+        s = dict(latent=self.space.encode(m[None])[0], mask=m if par is None else par, context=torch.tensor(self.context[i//self.n_per]),
+                 labelled=torch.tensor(True))
+        return s if par is None else {**s, 'map': m}
 
 # %% ../nbs/08_layouts.ipynb #19d16e31
 class ShiftX0(torch.nn.Module):
@@ -191,6 +241,7 @@ def fit_share_shift(mask_folder,                   # a loaded mask-model folder
 def context_id(mask_folder, context) -> int:
     "The id of a context label given by id or name, checked against a mask-model folder."
     if mask_folder.kind != 'mask': raise ValueError(f"{mask_folder.path} holds an {mask_folder.kind} model, not a mask model")
+    if mask_folder.parent_scale is not None: return 0                     # a lower level: conditioned on its parent layout, not a context
     names = list(mask_folder.contexts)
     if isinstance(context, str):
         if context not in names: raise ValueError(f"unknown context {context!r}; this mask model knows {names}")
@@ -210,11 +261,20 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   placement: str = 'grid',             # Alg. 2's crops: a randomly shifted grid, or 'random'
                   group=None,                          # a torch.distributed group sharing the work (`random_patch_sample`)
                   share_shift=None,                    # class-share calibration: None = the folder's (`fit_share_shift`), False = none
+                  parent=None,                         # a lower level: the `[h, w]` parent layout at this level's scale (`upsample_layout`)
                   progress: bool = True):              # show a progress bar
-    "A class map `[h, w]` sampled by the mask model for `context` (Alg. 2 over the one-hot layout space)."
+    "A class map `[h, w]` sampled by the mask model for `context`, or by a lower level inside its `parent` layout (Alg. 2 over the one-hot layout space)."
     context, h, w = context_id(mask_folder, context), *size
     if patch is None: patch = mask_folder.sample_size or 32
-    z, _ = random_patch_sample(shifted_model(mask_folder, context, share_shift), torch.full((h, w), context), num_inference_steps=num_inference_steps,
+    if mask_folder.parent_scale is None:
+        if parent is not None: raise ValueError("a top-level mask model draws its layout from the context label alone: it takes no parent layout")
+        cond, net = torch.full((h, w), context), shifted_model(mask_folder, context, share_shift)
+    else:                                                # the parent's classes this level was trained under; others leave it free (unknown)
+        if parent is None: raise ValueError(f"this layout model is a lower level (parent scale {mask_folder.parent_scale}): give the parent layout")
+        cond, net = torch.as_tensor(np.asarray(parent)).long(), mask_folder.model
+        if tuple(cond.shape) != (h, w): raise ValueError(f"the parent layout is {tuple(cond.shape)}, the layout to sample {(h, w)}")
+        cond = torch.where(torch.isin(cond, torch.tensor(mask_folder.trained_ids)), cond, 0)
+    z, _ = random_patch_sample(net, cond, num_inference_steps=num_inference_steps,
                                guidance_scale=guidance_scale, eta=eta, patch=patch, generator=generator, crop_batch_size=crop_batch_size,
                                placement=placement, scheduler=mask_folder.scheduler_config, group=group, progress=progress)
     return mask_folder.load_autoencoder().decode(z)[0].cpu()

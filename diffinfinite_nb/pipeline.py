@@ -18,12 +18,12 @@ import diffinfinite_nb
 from .core import atomic_path, atomic_folder, reserve_space, disk_memmap
 from .data import downsample_mask
 from .data import ClassTable
-from .folder import load_model_folder, read_folder_meta, ModelFolder, _check_meta, _check_cleaning, _check_share_shift
+from .folder import load_model_folder, read_folder_meta, ModelFolder, _check_meta, _check_cleaning, _check_share_shift, _check_scales
 from .autoencoder import LatentSpace, OneHotMaps
 from .schedule import inference_scheduler
 from .unet import DiffInfiniteUNet
 from .sampling import random_patch_sample, banded_patch_sample, gather_bands, band_window, gather_image_bands, _dist
-from .layouts import sample_layout, clean_mask
+from .layouts import sample_layout, clean_mask, upsample_layout
 from .decoding import decode_tiled
 from .slide import write_pyramid, split_slide_name, DEFAULT_MPP
 from .wsi import mask_to_geojson
@@ -153,6 +153,7 @@ class DiffInfinitePipelineOutput(BaseOutput):
     masks: list                 # `(H, W)` uint8 class ids at image resolution: what the image model was asked to paint
     layouts: list               # the layouts at latent resolution (given and reduced, or sampled and cleaned)
     info: list                  # the random-patch runs (`SampleInfo`): evaluations, crops, timesteps
+    levels: list|None = None    # per image, the layouts each mask level sampled, top level first, at their own scales
 
 def _uint8(im) -> np.ndarray: return im if im.dtype == np.uint8 else (np.clip(im, 0, 1)*255).round().astype(np.uint8)
 
@@ -166,28 +167,38 @@ def _table_json(classes) -> list: return [[int(i), n, [int(v) for v in c]] for i
 
 class DiffInfinitePipeline(DiffusionPipeline):
     "DiffInfinite's two stages as a diffusers pipeline: mask model -> cleaning -> image model (Alg. 2) -> Hann-window decoding."
-    model_cpu_offload_seq = 'mask_unet->unet->vae'
-    _optional_components = ['mask_unet', 'mask_scheduler']
+    model_cpu_offload_seq = 'mask_unet->tissue_unet->unet->vae'
+    _optional_components = ['mask_unet', 'mask_scheduler', 'tissue_unet', 'tissue_scheduler']
     def __init__(self, unet: DiffInfiniteUNet, scheduler: DDIMScheduler, vae: LatentSpace,
                  mask_unet: DiffInfiniteUNet|None = None, mask_scheduler: DDIMScheduler|None = None,
+                 tissue_unet: DiffInfiniteUNet|None = None, tissue_scheduler: DDIMScheduler|None = None,
                  classes: list|None = None,            # the class table `[[id, name, [r, g, b]], ...]` of both models
                  trained_ids: list|None = None,        # the class ids the image model was trained on (others are painted as unknown)
                  sample_size: int|None = None,         # the image model's training crop (latent px): Alg. 2's default crop
                  contexts: list|None = None,           # the mask model's context labels, id 0 first
                  mask_sample_size: int|None = None,    # the mask model's training crop
                  cleaning: dict|None = None,           # `clean_mask` settings for the mask model's layouts (None: the paper's)
-                 share_shift: dict|None = None):       # the mask model's class-share calibration (`fit_share_shift`)
+                 share_shift: dict|None = None,        # the mask model's class-share calibration (`fit_share_shift`)
+                 mask_scale: int|None = None,          # image pixels per pixel of the mask model's layout (None: the latent scale)
+                 tissue_scale: int|None = None,        # a lower level (`tissue_unet`, conditioned on the mask model's layout): its scale
+                 tissue_sample_size: int|None = None,  # the lower level's training crop
+                 tissue_trained_ids: list|None = None):  # the parent classes the lower level was trained under
         super().__init__()
         if classes is None: raise ValueError("a DiffInfinite pipeline needs its class table (classes)")
         table = ClassTable.from_json(classes)
         trained_ids = sorted(int(i) for i in (trained_ids if trained_ids is not None else range(1, len(table))))
         if (mask_unet is None) != (mask_scheduler is None): raise ValueError("give the mask model's U-Net and scheduler together")
-        self.register_modules(unet=unet, scheduler=scheduler, vae=vae, mask_unet=mask_unet, mask_scheduler=mask_scheduler)
+        if (tissue_unet is None) != (tissue_scheduler is None): raise ValueError("give the tissue level's U-Net and scheduler together")
+        if tissue_unet is not None and mask_unet is None: raise ValueError("a tissue level needs the mask model above it (mask_unet)")
+        self.register_modules(unet=unet, scheduler=scheduler, vae=vae, mask_unet=mask_unet, mask_scheduler=mask_scheduler,
+                              tissue_unet=tissue_unet, tissue_scheduler=tissue_scheduler)
+        ints = lambda v: None if v is None else sorted(int(i) for i in v)
         self.register_to_config(classes=_table_json(table), trained_ids=trained_ids, sample_size=sample_size, contexts=list(contexts) if contexts else None,
-                                mask_sample_size=mask_sample_size, cleaning=cleaning, share_shift=share_shift)
+                                mask_sample_size=mask_sample_size, cleaning=cleaning, share_shift=share_shift, mask_scale=mask_scale,
+                                tissue_scale=tissue_scale, tissue_sample_size=tissue_sample_size, tissue_trained_ids=ints(tissue_trained_ids))
         self._table = table
         self.image    # the checks of a model folder: labels, channels, latent statistics
-        if mask_unet is not None: self.mask
+        for lv in self.levels: pass                    # ... and of each layout level, with their scales
 
     @property
     def classes(self) -> ClassTable: return self._table
@@ -204,15 +215,36 @@ class DiffInfinitePipeline(DiffusionPipeline):
         if self.mask_unet is None: return None
         c = self.config
         ae = OneHotMaps(len(self._table))
+        scale = _check_scales(self.mask_unet, 'mask', c.get('mask_scale'), None, 'the mask model: ')[0]
         mf = ModelFolder(self.mask_unet, self.mask_scheduler, self._table, ae.spec(), 'mask', list(c.trained_ids), list(c.contexts or []),
                          cleaning=_check_cleaning(c.cleaning), sample_size=c.mask_sample_size,
-                         share_shift=_check_share_shift(c.share_shift, len(self._table), c.contexts), _ae=ae)
+                         share_shift=_check_share_shift(c.share_shift, len(self._table), c.contexts), scale=scale or self.factor, _ae=ae)
         _check_meta(mf.model, mf.classes, mf.autoencoder, 'mask', mf.trained_ids, mf.contexts, 'the mask model: ')
         return mf
+    @property
+    def tissue(self) -> ModelFolder|None:
+        "The lower layout level as a `ModelFolder` (None without one): a layout model conditioned on the mask model's upsampled layout."
+        if self.tissue_unet is None: return None
+        c, top = self.config, self.mask
+        ae = OneHotMaps(len(self._table))
+        scale, parent = _check_scales(self.tissue_unet, 'mask', c.get('tissue_scale') or self.factor, top.scale, 'the tissue level: ')
+        mf = ModelFolder(self.tissue_unet, self.tissue_scheduler, self._table, ae.spec(), 'mask',
+                         list(c.get('tissue_trained_ids') or range(1, len(self._table))), top.contexts, sample_size=c.get('tissue_sample_size'),
+                         scale=scale, parent_scale=parent, _ae=ae)
+        _check_meta(mf.model, mf.classes, mf.autoencoder, 'mask', mf.trained_ids, mf.contexts, 'the tissue level: ')
+        return mf
+    @property
+    def levels(self) -> list:
+        "The layout levels, top first (the mask model, then the tissue level if there is one), each checked against the next one's scale."
+        lv = [m for m in (self.mask, self.tissue) if m is not None]
+        for a, b in zip(lv, [*lv[1:], None]):
+            below = self.factor if b is None else b.scale
+            if a.scale % below: raise ValueError(f"a layout level at {a.scale} px per layout pixel cannot feed one at {below} px: the scales must divide")
+        return lv
 
     @classmethod
-    def from_model_folders(cls, image: ModelFolder, mask: ModelFolder|None = None, save_weights: bool = True):
-        "A pipeline from loaded model folders (`load_model_folder`): what training exports, and the earlier `image/` + `mask/` layout."
+    def from_model_folders(cls, image: ModelFolder, mask: ModelFolder|None = None, save_weights: bool = True, tissue: ModelFolder|None = None):
+        "A pipeline from loaded model folders (`load_model_folder`): what training exports (the image model, a mask model, a lower `tissue` level), and the earlier `image/` + `mask/` layout."
         if image.kind != 'image': raise ValueError(f"{image.path}: the image model must be an image model, not a {image.kind} model")
         if mask is not None:
             if mask.kind != 'mask': raise ValueError(f"{mask.path}: the mask model must be a mask model, not an {mask.kind} model")
@@ -220,7 +252,16 @@ class DiffInfinitePipeline(DiffusionPipeline):
                 raise ValueError(f"the mask model's classes {mask.classes} differ from the image model's {image.classes}")
         vae = LatentSpace.from_autoencoder(image.load_autoencoder(), save_weights=save_weights)
         m = {} if mask is None else dict(mask_unet=mask.model, mask_scheduler=inference_scheduler(mask.scheduler_config, 1), contexts=mask.contexts,
-                                         mask_sample_size=mask.sample_size, cleaning=mask.cleaning, share_shift=mask.share_shift)
+                                         mask_sample_size=mask.sample_size, cleaning=mask.cleaning, share_shift=mask.share_shift, mask_scale=mask.scale)
+        if tissue is not None:
+            if mask is None: raise ValueError("a tissue level needs the mask model above it")
+            if tissue.parent_scale is None: raise ValueError(f"{tissue.path}: the tissue level must be a lower level (a layout model with a parent_scale)")
+            top = mask.scale or image.load_autoencoder().downsample
+            if tissue.parent_scale != top:
+                raise ValueError(f"the tissue level was trained under parents at {tissue.parent_scale} px per layout pixel, the mask model samples at {top}")
+            if tissue.classes != image.classes: raise ValueError(f"the tissue level's classes {tissue.classes} differ from the image model's {image.classes}")
+            m.update(tissue_unet=tissue.model, tissue_scheduler=inference_scheduler(tissue.scheduler_config, 1), tissue_scale=tissue.scale,
+                     tissue_sample_size=tissue.sample_size, tissue_trained_ids=tissue.trained_ids)
         return cls(image.model, inference_scheduler(image.scheduler_config, 1), vae, classes=_table_json(image.classes),
                    trained_ids=image.trained_ids, sample_size=image.sample_size, **m)
 
@@ -267,21 +308,28 @@ class DiffInfinitePipeline(DiffusionPipeline):
         if h % self.factor or w % self.factor:
             f = self.factor; up = lambda v: max(f, -(-v//f)*f)
             raise ValueError(f"the image size {w}x{h} px must be a multiple of the autoencoder factor {f} px: try {up(w)}x{up(h)}")
-        m = self.factor*max(u.size_multiple for u in (self.unet, self.mask_unet) if u is not None)
+        m = max([self.factor*self.unet.size_multiple] + [lv.scale*lv.model.size_multiple for lv in self.levels])
         if h < m or w < m: raise ValueError(f"the image size {w}x{h} px is below the smallest these models paint, {m}x{m} px")
         return h, w
 
     def _layout(self, layout, size, context, generator, steps, guidance, eta, crop_batch_size, placement, group, progress):
-        "The latent layout: a given class map reduced, or one sampled by the mask model and cleaned."
+        "The latent layout, and the levels' own layouts: a given class map reduced, or one sampled level by level (each upsampled into the next) and cleaned."
         f = self.factor
         if layout is not None:
-            return layout_to_latent(load_layout(layout, self.classes), f, self.classes, self.config.trained_ids)
-        mask = self.mask
+            return layout_to_latent(load_layout(layout, self.classes), f, self.classes, self.config.trained_ids), []
         h, w = self.check_size(size)
         ctx = context if context is not None else (1 if len(self.contexts) > 1 else 0)
-        low = sample_layout(mask, (h//f, w//f), ctx, num_inference_steps=steps, guidance_scale=guidance, eta=eta, generator=generator,
-                            crop_batch_size=crop_batch_size, placement=placement, group=group, progress=progress)
-        return layout_to_latent(clean_mask(low.numpy(), table=self.classes, **(mask.cleaning or {})), 1, self.classes, self.config.trained_ids)
+        kw = dict(num_inference_steps=steps, guidance_scale=guidance, eta=eta, generator=generator, crop_batch_size=crop_batch_size,
+                  placement=placement, group=group, progress=progress)
+        levels, low = [], None
+        for lv in self.levels:                     # each level at its scale, over the whole image (sides rounded up, cut after upsampling)
+            hw = (-(-h//lv.scale), -(-w//lv.scale))
+            parent = None if low is None else upsample_layout(low, levels[-1][1]//lv.scale, len(self.classes))[:hw[0], :hw[1]]
+            low = sample_layout(lv, hw, ctx, parent=parent, **kw)
+            levels.append((low, lv.scale))
+        up = upsample_layout(low, levels[-1][1]//f, len(self.classes))[:h//f, :w//f]
+        lat = layout_to_latent(clean_mask(up.numpy(), table=self.classes, **(self.mask.cleaning or {})), 1, self.classes, self.config.trained_ids)
+        return lat, [l.numpy().astype(np.uint8) for l, _ in levels]
 
     @torch.no_grad()
     def __call__(self,
@@ -322,10 +370,10 @@ class DiffInfinitePipeline(DiffusionPipeline):
             raise ValueError(f"{len(gens)} generators for num_images_per_prompt={num_images_per_prompt}: give one generator per image")
         if out is not None and len(gens) > 1: raise ValueError("`out` holds one image: generate one image per call")
         if progress is None: progress = not getattr(self, '_progress_bar_config', {}).get('disable', False)
-        images, masks, layouts, infos = [], [], [], []
+        images, masks, layouts, infos, levels = [], [], [], [], []
         f = self.factor
         for g in gens:
-            lat = self._layout(layout, size, context, g, mask_num_inference_steps, mask_guidance_scale, mask_eta, crop_batch_size, placement, group, progress)
+            lat, lv = self._layout(layout, size, context, g, mask_num_inference_steps, mask_guidance_scale, mask_eta, crop_batch_size, placement, group, progress)
             def cb(i, t, x):
                 if callback_on_step_end is None: return None
                 r = callback_on_step_end(self, i, t, {'latents': x})
@@ -336,14 +384,14 @@ class DiffInfinitePipeline(DiffusionPipeline):
                                             decode_batch_size=decode_batch_size, out=out, callback=cb, decode=output_type != 'latent',
                                             group=group, progress=progress)
             if image is None: return None                      # the other processes of a group: the first one decodes
-            images.append(image); masks.append(mask); layouts.append(lat.numpy().astype(np.uint8)); infos.append(info)
+            images.append(image); masks.append(mask); layouts.append(lat.numpy().astype(np.uint8)); infos.append(info); levels.append(lv)
         if output_type == 'latent': images = torch.cat(images)
         elif output_type == 'pil': images = [Image.fromarray(_uint8(im)) for im in images]
         elif output_type == 'pt': images = torch.stack([torch.as_tensor(np.asarray(im, np.float32)/(255 if im.dtype == np.uint8 else 1)).permute(2, 0, 1) for im in images])
         else: images = np.stack(images) if out is None else images[0][None]
         self.maybe_free_model_hooks()
         if not return_dict: return images, masks
-        return DiffInfinitePipelineOutput(images, masks, layouts, infos)
+        return DiffInfinitePipelineOutput(images, masks, layouts, infos, levels)
 
 diffusers.DiffInfinitePipeline = DiffInfinitePipeline      # so that `DiffusionPipeline.from_pretrained` finds the class its model_index.json names
 

@@ -256,13 +256,14 @@ class Trainer:
                ema: bool = True,                      # save the EMA weights
                dtype=None,                            # e.g. `torch.float16` for shipped weights
                cleaning: dict|None = None,            # mask models: `clean_mask` settings for their layouts
-               sample_size: int|None = None):         # latent side of the training crops (default: read from the dataset)
+               sample_size: int|None = None,          # latent side of the training crops (default: read from the dataset)
+               **meta):                               # mask models: `scale`, `parent_scale`, `mpp` (`save_model_folder`)
         "Write a self-describing model folder: (EMA) weights, noise schedule, classes and latent space."
         return save_model_folder(path, self.ema_model() if ema else self.unwrapped, self.noise, classes,
                                  autoencoder if autoencoder is not None else self.ae,
-                                 kind='mask' if self.condition == 'context' else 'image',
+                                 kind='mask' if self.condition == 'context' or meta.get('parent_scale') else 'image',
                                  trained_ids=trained_ids, contexts=contexts, dtype=dtype, cleaning=cleaning,
-                                 sample_size=sample_size if sample_size is not None else self.sample_size())
+                                 sample_size=sample_size if sample_size is not None else self.sample_size(), **meta)
 
     def sample_size(self) -> int:
         "The latent side of the training samples (what the sampler's crops should match)."

@@ -187,6 +187,8 @@ UNET_CONFIGS = {
                         num_classes=6, heads=4, groups=8, input_skip=True),
     'mask-tiny':   dict(in_channels=6, base_channels=16, channel_mults=(1, 2), num_res_blocks=1, attn_levels=(0, 1),
                         num_classes=7, conditioning='context', heads=2, groups=4),
+    'mask-small':  dict(in_channels=6, base_channels=16, channel_mults=(1, 2, 4), num_res_blocks=2, attn_levels=(1, 2),
+                        num_classes=2, conditioning='context', heads=2, groups=4),
     'paper-image': dict(in_channels=4, base_channels=256, channel_mults=(1, 2, 4), num_res_blocks=2,
                         attn_levels=(1, 2), num_classes=6, heads=8, groups=32),
     'paper-mask':  dict(in_channels=6, base_channels=64, channel_mults=(1, 2, 4, 8), num_res_blocks=2,
