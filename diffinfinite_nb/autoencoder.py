@@ -290,7 +290,8 @@ class LatentSpace(ModelMixin, ConfigMixin):
 
     @classmethod
     def from_autoencoder(cls, ae: LatentAutoencoder, save_weights: bool = True):
-        "Wrap a loaded autoencoder (its weights and statistics are kept)."
+        "Wrap a loaded autoencoder (its weights and statistics are kept); a `LatentSpace` is re-wrapped around the autoencoder it holds."
+        if isinstance(ae, LatentSpace): ae = ae.autoencoder
         s = ae.spec()
         m = cls(s['name'], s['latent_channels'], s['downsample'], s['latent_mean'], s['latent_std'], ae.source() or None,
                 dict(ae.vae.config) if isinstance(ae, DiffusersVAE) else None, save_weights)
