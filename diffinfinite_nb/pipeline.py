@@ -198,7 +198,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
                                 tissue_scale=tissue_scale, tissue_sample_size=tissue_sample_size, tissue_trained_ids=ints(tissue_trained_ids))
         self._table = table
         self.image    # the checks of a model folder: labels, channels, latent statistics
-        for lv in self.levels: pass                    # ... and of each layout level, with their scales
+        self.levels                                    # ... and of each layout level, with their scales
 
     @property
     def classes(self) -> ClassTable: return self._table
