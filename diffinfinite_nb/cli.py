@@ -187,7 +187,7 @@ def train_mask(data, out, steps: int = 3000, batch_size: int = 16, lr: float = 2
                factor: int = 8, seed: int = 0, ckpt_every: int = 500, stop_at: int|None = None, mpp: float = DEFAULT_MPP,
                slide_mpp: float|None = None, class_map=None, unknown: str = 'error', config: str|None = None,
                base_channels: int|None = None, calibrate: int = 0, parent_scale: int|None = None, crops_per_image: int = 16,
-               context: str|None = None, dtype=None, cleaning: dict|None = None) -> Path:
+               context: str|None = None, dtype=None, cleaning: dict|None = None, prediction_type: str = 'epsilon') -> Path:
     "Train a layout model on the masks of `data` at `factor` image pixels per layout pixel (a top level, or with `parent_scale` a level conditioned on its parent); export `out/model`."
     if parent_scale is not None and (parent_scale % factor or parent_scale <= factor):
         raise ValueError(f"--parent-scale {parent_scale} must be a multiple (2x or more) of the level's --scale {factor}")
@@ -217,7 +217,7 @@ def train_mask(data, out, steps: int = 3000, batch_size: int = 16, lr: float = 2
     over = dict(num_classes=len(TISSUE_CLASSES), conditioning='mask') if parent else dict(num_classes=len(contexts))
     cfg = unet_config(config or 'mask-small', **over, **({'base_channels': base_channels} if base_channels else {}))
     tr = Trainer(DiffInfiniteUNet(**cfg), mix,
-                 TrainConfig(steps=steps, batch_size=batch_size, lr=lr, out_dir=out, seed=seed, ckpt_every=ckpt_every, schedule=dict(clip_sample=True)))
+                 TrainConfig(steps=steps, batch_size=batch_size, lr=lr, out_dir=out, seed=seed, ckpt_every=ckpt_every, schedule=dict(clip_sample=True, prediction_type=prediction_type)))
     tr.fit(stop_at)
     if tr.acc.is_main_process:
         trained = sorted({int(c) for m in maps.full for c in m.unique() if c > 0})

@@ -182,7 +182,8 @@ class DiffInfinitePipeline(DiffusionPipeline):
                  mask_scale: int|None = None,          # image pixels per pixel of the mask model's layout (None: the latent scale)
                  tissue_scale: int|None = None,        # a lower level (`tissue_unet`, conditioned on the mask model's layout): its scale
                  tissue_sample_size: int|None = None,  # the lower level's training crop
-                 tissue_trained_ids: list|None = None):  # the parent classes the lower level was trained under
+                 tissue_trained_ids: list|None = None,  # the parent classes the lower level was trained under
+                 tissue_cleaning: dict|None = None):   # `clean_mask` settings for the lower level's layouts (with a tissue level they clean the finest layout)
         super().__init__()
         if classes is None: raise ValueError("a DiffInfinite pipeline needs its class table (classes)")
         table = ClassTable.from_json(classes)
@@ -195,7 +196,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
         ints = lambda v: None if v is None else sorted(int(i) for i in v)
         self.register_to_config(classes=_table_json(table), trained_ids=trained_ids, sample_size=sample_size, contexts=list(contexts) if contexts else None,
                                 mask_sample_size=mask_sample_size, cleaning=cleaning, share_shift=share_shift, mask_scale=mask_scale,
-                                tissue_scale=tissue_scale, tissue_sample_size=tissue_sample_size, tissue_trained_ids=ints(tissue_trained_ids))
+                                tissue_scale=tissue_scale, tissue_sample_size=tissue_sample_size, tissue_trained_ids=ints(tissue_trained_ids), tissue_cleaning=tissue_cleaning)
         self._table = table
         self.image    # the checks of a model folder: labels, channels, latent statistics
         self.levels                                    # ... and of each layout level, with their scales
@@ -230,6 +231,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
         scale, parent = _check_scales(self.tissue_unet, 'mask', c.get('tissue_scale') or self.factor, top.scale, 'the tissue level: ')
         mf = ModelFolder(self.tissue_unet, self.tissue_scheduler, self._table, ae.spec(), 'mask',
                          list(c.get('tissue_trained_ids') or range(1, len(self._table))), top.contexts, sample_size=c.get('tissue_sample_size'),
+                         cleaning=_check_cleaning(c.get('tissue_cleaning')),
                          scale=scale, parent_scale=parent, _ae=ae)
         _check_meta(mf.model, mf.classes, mf.autoencoder, 'mask', mf.trained_ids, mf.contexts, 'the tissue level: ')
         return mf
@@ -261,7 +263,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
                 raise ValueError(f"the tissue level was trained under parents at {tissue.parent_scale} px per layout pixel, the mask model samples at {top}")
             if tissue.classes != image.classes: raise ValueError(f"the tissue level's classes {tissue.classes} differ from the image model's {image.classes}")
             m.update(tissue_unet=tissue.model, tissue_scheduler=inference_scheduler(tissue.scheduler_config, 1), tissue_scale=tissue.scale,
-                     tissue_sample_size=tissue.sample_size, tissue_trained_ids=tissue.trained_ids)
+                     tissue_sample_size=tissue.sample_size, tissue_trained_ids=tissue.trained_ids, tissue_cleaning=tissue.cleaning)
         return cls(image.model, inference_scheduler(image.scheduler_config, 1), vae, classes=_table_json(image.classes),
                    trained_ids=image.trained_ids, sample_size=image.sample_size, **m)
 
@@ -328,7 +330,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
             low = sample_layout(lv, hw, ctx, parent=parent, **kw)
             levels.append((low, lv.scale))
         up = upsample_layout(low, levels[-1][1]//f, len(self.classes))[:h//f, :w//f]
-        lat = layout_to_latent(clean_mask(up.numpy(), table=self.classes, **(self.mask.cleaning or {})), 1, self.classes, self.config.trained_ids)
+        lat = layout_to_latent(clean_mask(up.numpy(), table=self.classes, **(self.levels[-1].cleaning or {})), 1, self.classes, self.config.trained_ids)
         return lat, [l.numpy().astype(np.uint8) for l, _ in levels]
 
     @torch.no_grad()

@@ -10,20 +10,22 @@ from diffusers import DDPMScheduler, DDIMScheduler, SchedulerMixin
 from .core import draw_randn
 
 # %% auto #0
-__all__ = ['SCHEDULE_DEFAULTS', 'noise_scheduler', 'inference_scheduler', 'cfg_combine', 'as_inference_scheduler',
-           'sample_patches']
+__all__ = ['SCHEDULE_DEFAULTS', 'PREDICTION_TYPES', 'noise_scheduler', 'inference_scheduler', 'cfg_combine',
+           'as_inference_scheduler', 'sample_patches']
 
 # %% ../nbs/03_schedule.ipynb #b317d4ea
 SCHEDULE_DEFAULTS = dict(num_train_timesteps=1000, beta_schedule='linear', beta_start=0.0001, beta_end=0.02,
                          prediction_type='epsilon', clip_sample=False, clip_sample_range=1.0)
+
+PREDICTION_TYPES = ('epsilon', 'v_prediction')   # what a network may predict (v: Salimans & Ho 2022)
 
 def noise_scheduler(**overrides) -> DDPMScheduler:
     "The training noise schedule: diffusers' `DDPMScheduler` from `SCHEDULE_DEFAULTS` updated by `overrides`."
     bad = set(overrides) - set(SCHEDULE_DEFAULTS)
     if bad: raise ValueError(f"unknown noise-schedule settings {sorted(bad)}; known: {sorted(SCHEDULE_DEFAULTS)}")
     cfg = {**SCHEDULE_DEFAULTS, **overrides}
-    if cfg['prediction_type'] != 'epsilon':
-        raise ValueError(f"the trainer predicts the noise (prediction_type='epsilon'), not {cfg['prediction_type']!r}")
+    if cfg['prediction_type'] not in PREDICTION_TYPES:
+        raise ValueError(f"the trainer predicts the noise ('epsilon') or the velocity ('v_prediction'), not {cfg['prediction_type']!r}")
     return DDPMScheduler(**cfg)
 
 # %% ../nbs/03_schedule.ipynb #73132c91

@@ -83,7 +83,7 @@ def _seed_of(*xs) -> int:
     return int.from_bytes(hashlib.sha256(repr(xs).encode()).digest()[:8], 'little') & (2**63 - 1)
 
 class Trainer:
-    "Alg. 1 on accelerate: ε-prediction with CFG-as-semi-supervision, EMA, OneCycle, epochs, atomic checkpoints."
+    "Alg. 1 on accelerate: ε- (or v-) prediction with CFG-as-semi-supervision, EMA, OneCycle, epochs, atomic checkpoints."
     def __init__(self,
                  model,                                   # network with `null_label`, called as `model(x_t, t, labels, masks)`
                  dataset,                                 # sample dicts: `latent` or `image`, `mask`, `context`, `labelled`
@@ -161,7 +161,7 @@ class Trainer:
         return x0, m.to(dev)
 
     def loss_on(self, batch, step: int):
-        "ε-prediction L2 loss of a batch, with timesteps and noise drawn from the step's own generator."
+        "L2 loss of the noise (or, with `prediction_type='v_prediction'`, the velocity) of a batch; timesteps and noise from the step's own generator."
         x0, m = self.model_input(batch)
         g = torch.Generator(device='cpu').manual_seed(_seed_of(self.cfg.seed, step, self.acc.process_index))
         t = torch.randint(0, self.noise.config.num_train_timesteps, (len(x0),), generator=g)
@@ -169,7 +169,8 @@ class Trainer:
         xt = self.noise.add_noise(x0, eps, t.to(x0.device))
         with self.acc.autocast():
             pred = self.model(xt, t.to(x0.device), batch['class_labels'].to(x0.device), m)
-        return F.mse_loss(pred.float(), eps)
+        v = self.noise.config.prediction_type == 'v_prediction'
+        return F.mse_loss(pred.float(), self.noise.get_velocity(x0, eps, t.to(x0.device)) if v else eps)
 
     def train_step(self) -> float:
         "One optimisation step; raises `NonFiniteLossError` (before touching the weights) on a NaN/inf loss."
