@@ -89,7 +89,7 @@ class ClassTable:
     def legend(self, ax=None, ids=None, **kw):
         "Add the class legend to `ax` (or the current figure)."
         ids = range(len(self)) if ids is None else ids
-        handles = [Patch(color=self.colours[i]/255., label=f'{i} {self.names[i]}') for i in ids]
+        handles = [Patch(facecolor=self.colours[i]/255., edgecolor='0.35', label=f'{i} {self.names[i]}') for i in ids]   # an edge: white glass shows
         return (ax or plt.gcf()).legend(handles=handles, **kw)
 
 TISSUE_CLASSES = ClassTable([
@@ -330,8 +330,8 @@ def show_patches(samples, table: ClassTable = TISSUE_CLASSES, ncols: int = 4, si
     ims = [table.overlay(s['image'], s['mask'].numpy()) for s in samples]
     present = sorted(set(np.concatenate([np.unique(s['mask'].numpy()) for s in samples]).tolist()))
     axs = show_images(ims, titles=titles, ncols=ncols, size=size)
-    table.legend(axs[0].figure, ids=present, loc='lower center', ncol=len(present), frameon=False,
-                 bbox_to_anchor=(0.5, -0.02))
+    table.legend(axs[0].figure, ids=present, loc='upper center', ncol=len(present), frameon=False,
+                 bbox_to_anchor=(0.5, 0.01))                # below the images, not on them
     return axs
 
 # %% ../nbs/01_data.ipynb #0b8a5f87

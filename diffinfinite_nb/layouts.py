@@ -253,7 +253,7 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   size,                                # (h, w) of the layout, in the mask model's pixels
                   context,                             # context label: an id, or a name from `mask_folder.contexts`
                   num_inference_steps: int = 25,       # DDIM steps
-                  guidance_scale: float = 2.,          # ω of classifier-free guidance
+                  guidance_scale: float = 2.,          # w of classifier-free guidance (the paper's ω + 1)
                   eta: float = 1.,                     # DDIM η: 1 (stochastic) keeps regions whole, 0 breaks them up
                   patch: int|None = None,              # crop size of Alg. 2 (default: the model's training crop, else 32)
                   generator=None,                      # the source of all randomness

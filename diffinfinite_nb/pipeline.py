@@ -80,7 +80,7 @@ def load_layout(src, classes) -> np.ndarray:
 def generate_image(model: ModelFolder,                     # a loaded image-model folder (`load_model`)
                    layout,                                 # `(H, W)` class map at pixel resolution (ids of the model's table)
                    num_inference_steps: int = 25,          # DDIM steps
-                   guidance_scale: float = 3.,             # ω of classifier-free guidance, per class
+                   guidance_scale: float = 3.,             # w of classifier-free guidance (the paper's ω + 1), per class
                    patch: int|None = None,                 # latent crop size of Alg. 2 (default: the model's training crop, else 16)
                    eta: float = 0.,                        # DDIM η
                    generator=None,                         # the source of all randomness

@@ -123,7 +123,7 @@ def combine_crops(layout_crops: torch.Tensor,    # `[n, ph, pw]` layouts of n cr
     guide = cond[labels[start[crop[cond]]] == null_label]                        # classes of crops that have a null evaluation
     dev = eps.device
     put = lambda t: t.to(dev, non_blocking=True)
-    eu = eps.index_select(0, put(start[crop[guide]]))                            # CFG in place: eps_c <- eps_u + ω (eps_c - eps_u)
+    eu = eps.index_select(0, put(start[crop[guide]]))                            # CFG in place: eps_c <- eps_u + w (eps_c - eps_u)
     eps.index_copy_(0, put(guide), eps.index_select(0, put(guide)).sub_(eu).mul_(guidance_scale).add_(eu))
     out, lc = eps.index_select(0, put(start)), layout_crops.to(dev)
     for k in range(1, int(rank.max()) + 1 if len(rank) else 1):                  # the k-th class of every crop at once
@@ -274,7 +274,7 @@ def ddim_bands(sched, eps, t, x, eta=0., noise=None, band: int|None = None):
 def random_patch_sample(model,                                   # network with `null_label` and `size_multiple`
                         layout: torch.Tensor,                    # `[H, W]` label map at latent resolution (0 = unknown)
                         num_inference_steps: int = 50,           # DDIM steps
-                        guidance_scale: float = 3.,              # ω of classifier-free guidance, per class
+                        guidance_scale: float = 3.,              # w of classifier-free guidance (the paper's ω + 1), per class
                         patch: int = 32,                         # crop size in latent pixels
                         eta: float = 0.,                         # DDIM η
                         generator: torch.Generator|None = None,  # the source of all randomness (on any device)
@@ -362,7 +362,7 @@ def _exchange(send, recv, peer_send, peer_recv, group):
 def banded_patch_sample(model,                                  # network with `null_label` and `size_multiple`
                         layout: torch.Tensor,                   # `[H, W]` label map at latent resolution (0 = unknown)
                         num_inference_steps: int = 50,          # DDIM steps
-                        guidance_scale: float = 3.,             # ω of classifier-free guidance, per class
+                        guidance_scale: float = 3.,             # w of classifier-free guidance (the paper's ω + 1), per class
                         patch: int = 32,                        # crop size in latent pixels
                         eta: float = 0.,                        # DDIM η (its noise drawn in bands of 64 rows)
                         generator: torch.Generator|None = None, # the same seed on every process

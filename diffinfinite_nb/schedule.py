@@ -67,7 +67,7 @@ def sample_patches(model,                                  # network with `null_
                    class_labels,                           # `[B]` labels (or one for all)
                    masks=None,                             # `[B, H, W]` binary masks of the labels (image models)
                    num_inference_steps: int = 50,          # DDIM steps
-                   guidance_scale: float = 1.0,            # ω of classifier-free guidance
+                   guidance_scale: float = 1.0,            # w of classifier-free guidance (the paper's ω + 1)
                    eta: float = 0.,                        # DDIM η (0: deterministic given the start noise)
                    generator: torch.Generator|None = None, # the source of all randomness
                    scheduler=None,                         # the model's schedule: a DDIM or DDPM scheduler, or a saved config
