@@ -380,7 +380,8 @@ def _parser():
     t.add_argument('--scale', type=int, default=8, help='mask models: image pixels per layout pixel (default 8, the latent scale; the paper\'s slide level: 16)')
     t.add_argument('--parent-scale', type=int, help='mask models: train a lower level conditioned on its own maps coarsened to this scale (e.g. 16 under a --scale 16 level)')
     t.add_argument('--layout-size', type=int, default=32, help='mask models: side of a training map in layout pixels (default 32)')
-    t.add_argument('--ckpt-every', type=int, default=500); t.add_argument('--stop-at', type=int)
+    t.add_argument('--ckpt-every', type=int, default=500, help='steps between checkpoints of OUT/checkpoint.pt (default 500; a rerun resumes from the last)')
+    t.add_argument('--stop-at', type=int, help='stop (with a checkpoint) after this step, to continue later with the same command')
     t.add_argument('--calibrate', type=int, default=0, metavar='ROUNDS',
                    help="mask models: fit the class-share calibration towards the training maps' shares in ROUNDS rounds of 128 samples (default 0: none)")
     t.add_argument('--mixed-precision', choices=['auto', *MIXED_PRECISION], default='auto',
@@ -391,7 +392,9 @@ def _parser():
     c.add_argument('--out', required=True, help='the .safetensors cache to write')
     common(c); dtype(c, 'the autoencoder'); slides(c)
     e = sub.add_parser('evaluate', help='FID, KID, precision, recall, authenticity (C_T) of a folder against real images')
-    e.add_argument('real'); e.add_argument('fake'); e.add_argument('--test'); e.add_argument('--size', type=int)
+    e.add_argument('real', help='folder of real (training) images'); e.add_argument('fake', help='folder of generated images')
+    e.add_argument('--test', help='folder of held-out real images (adds the authenticity test C_T)')
+    e.add_argument('--size', type=int, help='center-crop and resize every image to this size')
     e.add_argument('--out', help='write the metrics as JSON')
     e.add_argument('--device', default='auto', help="where Inception runs: 'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N' (always float32, as FID is defined)")
     q = sub.add_parser('pipeline', help='put trained model folders into one diffusers pipeline folder (what sample --model takes)')
