@@ -19,6 +19,7 @@ from .autoencoder import LatentDataset, PixelSpace, TAEF2, DiffusersVAE, measure
 from .unet import DiffInfiniteUNet, unet_config
 from .training import Trainer, TrainConfig, weights_checksum, MIXED_PRECISION
 from .folder import load_model_folder, record_share_shift
+from .schedule import PREDICTION_TYPES
 from .layouts import MaskMapDataset, fit_share_shift, read_layouts
 from .pipeline import (load_model, generate_image, image_writer, check_image_suffix, load_layout, DiffInfinitePipeline,
                                       BUNDLED_PIPELINE, save_result, output_files, folder_classes)
@@ -187,7 +188,8 @@ def train_mask(data, out, steps: int = 3000, batch_size: int = 16, lr: float = 2
                factor: int = 8, seed: int = 0, ckpt_every: int = 500, stop_at: int|None = None, mpp: float = DEFAULT_MPP,
                slide_mpp: float|None = None, class_map=None, unknown: str = 'error', config: str|None = None,
                base_channels: int|None = None, calibrate: int = 0, parent_scale: int|None = None, crops_per_image: int = 16,
-               context: str|None = None, dtype=None, cleaning: dict|None = None, prediction_type: str = 'epsilon') -> Path:
+               context: str|None = None, dtype=None, cleaning: dict|None = None, prediction_type: str = 'v_prediction',
+               sampling: dict|None = None) -> Path:
     "Train a layout model on the masks of `data` at `factor` image pixels per layout pixel (a top level, or with `parent_scale` a level conditioned on its parent); export `out/model`."
     if parent_scale is not None and (parent_scale % factor or parent_scale <= factor):
         raise ValueError(f"--parent-scale {parent_scale} must be a multiple (2x or more) of the level's --scale {factor}")
@@ -222,7 +224,7 @@ def train_mask(data, out, steps: int = 3000, batch_size: int = 16, lr: float = 2
     if tr.acc.is_main_process:
         trained = sorted({int(c) for m in maps.full for c in m.unique() if c > 0})
         tr.export(Path(out)/'model', TISSUE_CLASSES, autoencoder=maps.space, trained_ids=trained, contexts=contexts, dtype=dtype, cleaning=cleaning,
-                  scale=factor, parent_scale=parent_scale, mpp=rec_mpp)
+                  scale=factor, parent_scale=parent_scale, mpp=rec_mpp, sampling=sampling)
         if calibrate and not parent: calibrate_shares(Path(out)/'model', maps, calibrate, seed=seed)
         print(f"{tr.step}/{steps} steps, loss {np.mean(tr.losses[-20:]):.4f} (last 20): mask model folder {Path(out)/'model'}")
     tr.acc.wait_for_everyone(); tr.acc.end_training()      # the process group closed before exit (no teardown abort)
@@ -379,6 +381,10 @@ def _parser():
     t.add_argument('--p-unc', type=float, help="probability of a conditional (labelled) step, Alg. 1's p_unc (default: 0.5 image, 0.8 mask)")
     t.add_argument('--scale', type=int, default=8, help='mask models: image pixels per layout pixel (default 8, the latent scale; the paper\'s slide level: 16)')
     t.add_argument('--parent-scale', type=int, help='mask models: train a lower level conditioned on its own maps coarsened to this scale (e.g. 16 under a --scale 16 level)')
+    t.add_argument('--prediction-type', choices=list(PREDICTION_TYPES), default='v_prediction',
+                   help="mask models: what the network predicts, 'v_prediction' (default: its layouts keep regions whole at high noise) or 'epsilon'")
+    t.add_argument('--layout-eta', type=float, help='mask models: record the DDIM η its layouts are sampled with (sample uses it; default: not recorded, η = 1)')
+    t.add_argument('--layout-guidance', type=float, help='mask models: record the guidance w its layouts are sampled with (default: not recorded, w = 2)')
     t.add_argument('--layout-size', type=int, default=32, help='mask models: side of a training map in layout pixels (default 32)')
     t.add_argument('--ckpt-every', type=int, default=500, help='steps between checkpoints of OUT/checkpoint.pt (default 500; a rerun resumes from the last)')
     t.add_argument('--stop-at', type=int, help='stop (with a checkpoint) after this step, to continue later with the same command')
@@ -424,7 +430,8 @@ def main(argv=None) -> int:
             train_mask(a.data, a.out, a.steps or d['steps'], a.batch_size, a.lr or d['lr'], d['p_unc'] if a.p_unc is None else a.p_unc,
                        size=a.layout_size, factor=a.scale, parent_scale=a.parent_scale, seed=a.seed, ckpt_every=a.ckpt_every, stop_at=a.stop_at,
                        mpp=a.mpp, slide_mpp=a.slide_mpp, class_map=a.class_map, unknown=a.unknown_classes, config=a.config,
-                       base_channels=a.base_channels, calibrate=a.calibrate)
+                       base_channels=a.base_channels, calibrate=a.calibrate, prediction_type=a.prediction_type,
+                       sampling={k: v for k, v in (('eta', a.layout_eta), ('guidance_scale', a.layout_guidance)) if v is not None} or None)
         elif a.command == 'train':
             data = a.data
             if is_slide_data(data):                             # slides: encode them once, then train on the cache

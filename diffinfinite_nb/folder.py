@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_model_folder.ipynb #60e5a01f
 from __future__ import annotations
-import copy, json, shutil
+import copy, json, math, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch, torch.nn as nn
@@ -16,7 +16,7 @@ from .schedule import inference_scheduler
 
 # %% auto #0
 __all__ = ['FOLDER_FILE', 'FOLDER_FORMAT', 'check_labels', 'ModelFolder', 'save_model_folder', 'read_folder_meta',
-           'load_model_folder', 'record_share_shift']
+           'load_model_folder', 'record_share_shift', 'record_sampling']
 
 # %% ../nbs/04_model_folder.ipynb #7878a8cc
 FOLDER_FILE, FOLDER_FORMAT = 'diffinfinite.json', 1
@@ -46,6 +46,7 @@ class ModelFolder:
     scale: int|None = None                             # mask models: image pixels per layout pixel (None: the image model's latent scale)
     parent_scale: int|None = None                      # a lower layout level: the scale of the parent layout it is conditioned on
     mpp: float|None = None                             # µm per image pixel of the training data, where known
+    sampling: dict|None = None                         # mask models: the sampling settings their layouts were checked with (`eta`, `guidance_scale`)
     _ae: object = field(default=None, repr=False)
     def load_autoencoder(self, device=None, dtype=None):
         "The latent space the model lives in, with its statistics (loaded once; by default on the model's device and in its dtype)."
@@ -99,6 +100,16 @@ def _check_cleaning(cleaning, where=''):
     if bad: raise ValueError(f"{where}unknown cleaning settings {sorted(bad)}: use k, mode, min_region")
     return dict(cleaning)
 
+def _check_sampling(sampling, where=''):
+    "A layout level's recorded sampling settings (`eta`, `guidance_scale` of `sample_layout`), checked."
+    if sampling is None: return None
+    bad = set(sampling) - {'eta', 'guidance_scale'}
+    if bad: raise ValueError(f"{where}unknown sampling settings {sorted(bad)}: use eta, guidance_scale")
+    out = {k: float(v) for k, v in sampling.items()}
+    if not all(math.isfinite(v) for v in out.values()) or not 0 <= out.get('eta', 0) <= 1:
+        raise ValueError(f"{where}sampling settings must be finite, with 0 <= eta <= 1: got {sampling}")
+    return out
+
 def _check_share_shift(shift, n_classes: int, contexts, where=''):
     "Class-share calibration `{'t_min': int, 'shift': {context id: [one float per class]}}`, checked."
     if shift is None: return None
@@ -124,7 +135,8 @@ def save_model_folder(path,                         # the folder to write (repla
                       share_shift: dict|None = None,   # mask models: class-share calibration (`fit_share_shift`)
                       scale: int|None = None,       # mask models: image pixels per layout pixel (None: the image model's latent scale)
                       parent_scale: int|None = None,  # a lower layout level (mask-conditioned): its parent's scale
-                      mpp: float|None = None):      # µm per image pixel of the training data, where known
+                      mpp: float|None = None,       # µm per image pixel of the training data, where known
+                      sampling: dict|None = None):  # mask models: `eta` and `guidance_scale` their layouts are best sampled with
     "Write a self-describing model folder at `path` (atomically; an existing folder is replaced)."
     spec = autoencoder.spec() if isinstance(autoencoder, LatentAutoencoder) else dict(autoencoder)
     trained_ids = sorted(int(i) for i in (trained_ids if trained_ids is not None else range(1, len(classes))))
@@ -143,6 +155,9 @@ def save_model_folder(path,                         # the folder to write (repla
         meta = dict(format=FOLDER_FORMAT, kind=kind, classes=classes.to_json(), trained_ids=trained_ids,
                     contexts=list(contexts) if contexts else None, autoencoder=spec)
         if cleaning: meta['cleaning'] = _check_cleaning(cleaning)
+        if sampling:
+            if kind != 'mask': raise ValueError("only mask models record sampling settings")
+            meta['sampling'] = _check_sampling(sampling)
         if sample_size is not None: meta['sample_size'] = int(sample_size)
         if share_shift: meta['share_shift'] = share_shift
         meta.update({k: v for k, v in (('scale', scale), ('parent_scale', parent_scale), ('mpp', mpp)) if v is not None})
@@ -178,14 +193,23 @@ def load_model_folder(path, model_cls, device='cpu', dtype=torch.float32) -> Mod
     return ModelFolder(model, dict(DDPMScheduler.load_config(path/'scheduler')), classes, meta['autoencoder'], meta['kind'],
                        meta['trained_ids'], meta['contexts'], path, _check_cleaning(meta.get('cleaning'), f'{path}: '),
                        meta.get('sample_size'), _check_share_shift(meta.get('share_shift'), len(classes), meta['contexts'], f'{path}: '),
-                       *_check_scales(model, meta['kind'], meta.get('scale'), meta.get('parent_scale'), f'{path}: '), meta.get('mpp'))
+                       *_check_scales(model, meta['kind'], meta.get('scale'), meta.get('parent_scale'), f'{path}: '), meta.get('mpp'),
+                       _check_sampling(meta.get('sampling'), f'{path}: '))
+
+def _record(path, key: str, check) -> dict:
+    "Replace one entry of a mask-model folder's `diffinfinite.json` by `check(meta)` (atomically; the weights are untouched)."
+    path = Path(path); meta = read_folder_meta(path)
+    if meta['kind'] != 'mask': raise ValueError(f"{path} holds an {meta['kind']} model: only mask models take a {key}")
+    meta.pop(key, None)
+    value = check(meta)
+    if value: meta[key] = value
+    with atomic_path(path/FOLDER_FILE) as tmp: tmp.write_text(json.dumps(meta, indent=1))
+    return meta
 
 def record_share_shift(path, share_shift) -> dict:
     "Write a mask-model folder's class-share calibration into its `diffinfinite.json` (atomically; the weights are untouched)."
-    path = Path(path); meta = read_folder_meta(path)
-    if meta['kind'] != 'mask': raise ValueError(f"{path} holds an {meta['kind']} model: only mask models take a share_shift")
-    meta.pop('share_shift', None)
-    shift = _check_share_shift(share_shift, len(meta['classes']), meta['contexts'], f'{path}: ')
-    if shift: meta['share_shift'] = shift
-    with atomic_path(path/FOLDER_FILE) as tmp: tmp.write_text(json.dumps(meta, indent=1))
-    return meta
+    return _record(path, 'share_shift', lambda m: _check_share_shift(share_shift, len(m['classes']), m['contexts'], f'{path}: '))
+
+def record_sampling(path, sampling) -> dict:
+    "Write the `eta` and `guidance_scale` a mask-model folder's layouts are best sampled with into its `diffinfinite.json`."
+    return _record(path, 'sampling', lambda m: _check_sampling(sampling, f'{path}: '))

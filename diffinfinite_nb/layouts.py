@@ -189,7 +189,7 @@ class ShiftX0(torch.nn.Module):
         super().__init__()
         sched = inference_scheduler(scheduler_config, 1)           # a schedule config, or a scheduler
         self.net, self.t_min, self.kind = net, int(t_min), sched.config.prediction_type
-        if self.kind != 'epsilon': raise ValueError(f"ShiftX0 needs a noise-predicting network (prediction_type='epsilon'), not {self.kind!r}")
+        if self.kind not in ('epsilon', 'v_prediction'): raise ValueError(f"ShiftX0 needs an epsilon- or v-predicting network, not {self.kind!r}")
         self.register_buffer('shift', torch.as_tensor(shift, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer('alphas_cumprod', sched.alphas_cumprod.float())
     def __getattr__(self, name):                    # null_label, config, size_multiple ... of the wrapped network
@@ -199,7 +199,8 @@ class ShiftX0(torch.nn.Module):
         out = self.net(x, t, labels, masks).float()          # the shift in float32, whatever the network's dtype
         t = torch.as_tensor(t, device=out.device).long().reshape(-1)
         a = self.alphas_cumprod.to(out.device)[t].view(-1, 1, 1, 1)
-        return out - (t.view(-1, 1, 1, 1) >= self.t_min)*(a/(1 - a)).sqrt()*self.shift.to(out.device)
+        gain = (a/(1 - a)).sqrt() if self.kind == 'epsilon' else (1 - a).rsqrt()    # the output change that moves x0 by `shift`
+        return out - (t.view(-1, 1, 1, 1) >= self.t_min)*gain*self.shift.to(out.device)
 
 def shifted_model(mask_folder, context: int, share_shift=None):
     "The mask folder's network, wrapped in `ShiftX0` when a class-share calibration exists for `context` (None: the folder's; False: none)."
@@ -253,8 +254,8 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   size,                                # (h, w) of the layout, in the mask model's pixels
                   context,                             # context label: an id, or a name from `mask_folder.contexts`
                   num_inference_steps: int = 25,       # DDIM steps
-                  guidance_scale: float = 2.,          # w of classifier-free guidance (the paper's ω + 1)
-                  eta: float = 1.,                     # DDIM η: 1 (stochastic) keeps regions whole, 0 breaks them up
+                  guidance_scale: float|None = None,   # w of classifier-free guidance (the paper's ω + 1; None: the folder's `sampling`, else 2)
+                  eta: float|None = None,              # DDIM η (None: the folder's `sampling`, else 1)
                   patch: int|None = None,              # crop size of Alg. 2 (default: the model's training crop, else 32)
                   generator=None,                      # the source of all randomness
                   crop_batch_size: int = 32,           # model evaluations per batch
@@ -265,6 +266,9 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   progress: bool = True):              # show a progress bar
     "A class map `[h, w]` sampled by the mask model for `context`, or by a lower level inside its `parent` layout (Alg. 2 over the one-hot layout space)."
     context, h, w = context_id(mask_folder, context), *size
+    rec = mask_folder.sampling or {}
+    guidance_scale = rec.get('guidance_scale', 2.) if guidance_scale is None else guidance_scale
+    eta = rec.get('eta', 1.) if eta is None else eta
     if patch is None: patch = mask_folder.sample_size or 32
     if mask_folder.parent_scale is None:
         if parent is not None: raise ValueError("a top-level mask model draws its layout from the context label alone: it takes no parent layout")

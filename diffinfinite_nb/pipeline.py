@@ -18,7 +18,7 @@ import diffinfinite_nb
 from .core import atomic_path, atomic_folder, reserve_space, disk_memmap
 from .data import downsample_mask
 from .data import ClassTable
-from .folder import load_model_folder, read_folder_meta, ModelFolder, _check_meta, _check_cleaning, _check_share_shift, _check_scales
+from .folder import load_model_folder, read_folder_meta, ModelFolder, _check_meta, _check_cleaning, _check_share_shift, _check_scales, _check_sampling
 from .autoencoder import LatentSpace, OneHotMaps
 from .schedule import inference_scheduler
 from .unet import DiffInfiniteUNet
@@ -183,7 +183,9 @@ class DiffInfinitePipeline(DiffusionPipeline):
                  tissue_scale: int|None = None,        # a lower level (`tissue_unet`, conditioned on the mask model's layout): its scale
                  tissue_sample_size: int|None = None,  # the lower level's training crop
                  tissue_trained_ids: list|None = None,  # the parent classes the lower level was trained under
-                 tissue_cleaning: dict|None = None):   # `clean_mask` settings for the lower level's layouts (with a tissue level they clean the finest layout)
+                 tissue_cleaning: dict|None = None,    # `clean_mask` settings for the lower level's layouts (with a tissue level they clean the finest layout)
+                 mask_sampling: dict|None = None,      # the `eta` and `guidance_scale` the mask model's layouts are sampled with by default
+                 tissue_sampling: dict|None = None):   # ... and the lower level's
         super().__init__()
         if classes is None: raise ValueError("a DiffInfinite pipeline needs its class table (classes)")
         table = ClassTable.from_json(classes)
@@ -196,7 +198,8 @@ class DiffInfinitePipeline(DiffusionPipeline):
         ints = lambda v: None if v is None else sorted(int(i) for i in v)
         self.register_to_config(classes=_table_json(table), trained_ids=trained_ids, sample_size=sample_size, contexts=list(contexts) if contexts else None,
                                 mask_sample_size=mask_sample_size, cleaning=cleaning, share_shift=share_shift, mask_scale=mask_scale,
-                                tissue_scale=tissue_scale, tissue_sample_size=tissue_sample_size, tissue_trained_ids=ints(tissue_trained_ids), tissue_cleaning=tissue_cleaning)
+                                tissue_scale=tissue_scale, tissue_sample_size=tissue_sample_size, tissue_trained_ids=ints(tissue_trained_ids), tissue_cleaning=tissue_cleaning,
+                                mask_sampling=_check_sampling(mask_sampling), tissue_sampling=_check_sampling(tissue_sampling))
         self._table = table
         self.image    # the checks of a model folder: labels, channels, latent statistics
         self.levels                                    # ... and of each layout level, with their scales
@@ -219,7 +222,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
         scale = _check_scales(self.mask_unet, 'mask', c.get('mask_scale'), None, 'the mask model: ')[0]
         mf = ModelFolder(self.mask_unet, self.mask_scheduler, self._table, ae.spec(), 'mask', list(c.trained_ids), list(c.contexts or []),
                          cleaning=_check_cleaning(c.cleaning), sample_size=c.mask_sample_size,
-                         share_shift=_check_share_shift(c.share_shift, len(self._table), c.contexts), scale=scale or self.factor, _ae=ae)
+                         share_shift=_check_share_shift(c.share_shift, len(self._table), c.contexts), scale=scale or self.factor, sampling=c.get('mask_sampling'), _ae=ae)
         _check_meta(mf.model, mf.classes, mf.autoencoder, 'mask', mf.trained_ids, mf.contexts, 'the mask model: ')
         return mf
     @property
@@ -232,7 +235,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
         mf = ModelFolder(self.tissue_unet, self.tissue_scheduler, self._table, ae.spec(), 'mask',
                          list(c.get('tissue_trained_ids') or range(1, len(self._table))), top.contexts, sample_size=c.get('tissue_sample_size'),
                          cleaning=_check_cleaning(c.get('tissue_cleaning')),
-                         scale=scale, parent_scale=parent, _ae=ae)
+                         scale=scale, parent_scale=parent, sampling=c.get('tissue_sampling'), _ae=ae)
         _check_meta(mf.model, mf.classes, mf.autoencoder, 'mask', mf.trained_ids, mf.contexts, 'the tissue level: ')
         return mf
     @property
@@ -254,7 +257,8 @@ class DiffInfinitePipeline(DiffusionPipeline):
                 raise ValueError(f"the mask model's classes {mask.classes} differ from the image model's {image.classes}")
         vae = LatentSpace.from_autoencoder(image.load_autoencoder(), save_weights=save_weights)
         m = {} if mask is None else dict(mask_unet=mask.model, mask_scheduler=inference_scheduler(mask.scheduler_config, 1), contexts=mask.contexts,
-                                         mask_sample_size=mask.sample_size, cleaning=mask.cleaning, share_shift=mask.share_shift, mask_scale=mask.scale)
+                                         mask_sample_size=mask.sample_size, cleaning=mask.cleaning, share_shift=mask.share_shift, mask_scale=mask.scale,
+                                         mask_sampling=mask.sampling)
         if tissue is not None:
             if mask is None: raise ValueError("a tissue level needs the mask model above it")
             if tissue.parent_scale is None: raise ValueError(f"{tissue.path}: the tissue level must be a lower level (a layout model with a parent_scale)")
@@ -263,7 +267,8 @@ class DiffInfinitePipeline(DiffusionPipeline):
                 raise ValueError(f"the tissue level was trained under parents at {tissue.parent_scale} px per layout pixel, the mask model samples at {top}")
             if tissue.classes != image.classes: raise ValueError(f"the tissue level's classes {tissue.classes} differ from the image model's {image.classes}")
             m.update(tissue_unet=tissue.model, tissue_scheduler=inference_scheduler(tissue.scheduler_config, 1), tissue_scale=tissue.scale,
-                     tissue_sample_size=tissue.sample_size, tissue_trained_ids=tissue.trained_ids, tissue_cleaning=tissue.cleaning)
+                     tissue_sample_size=tissue.sample_size, tissue_trained_ids=tissue.trained_ids, tissue_cleaning=tissue.cleaning,
+                     tissue_sampling=tissue.sampling)
         return cls(image.model, inference_scheduler(image.scheduler_config, 1), vae, classes=_table_json(image.classes),
                    trained_ids=image.trained_ids, sample_size=image.sample_size, **m)
 
@@ -342,8 +347,8 @@ class DiffInfinitePipeline(DiffusionPipeline):
                  guidance_scale: float = 2.,           # w of classifier-free guidance, per class (the paper's ω + 1)
                  eta: float = 0.,                      # DDIM η of the image model
                  mask_num_inference_steps: int = 25,   # DDIM steps of the mask model
-                 mask_guidance_scale: float = 2.,      # w of the mask model
-                 mask_eta: float = 1.,                 # DDIM η of the mask model (`sample_layout`)
+                 mask_guidance_scale: float|None = None,  # w of the layout levels (None: each level's recorded `sampling`, else 2)
+                 mask_eta: float|None = None,          # DDIM η of the layout levels (None: each level's recorded `sampling`, else 1)
                  num_images_per_prompt: int = 1,       # images per call (each with its own layout when drawn from `size`)
                  patch: int|None = None,               # latent crop size of Alg. 2 (default: the image model's training crop)
                  crop_batch_size: int = 64,            # model evaluations per batch
@@ -361,7 +366,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
         "Generate images and their class masks from a layout, or from a size and a context label."
         if output_type not in ('pil', 'np', 'pt', 'latent'): raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', not {output_type!r}")
         for k, v in (('guidance_scale', guidance_scale), ('mask_guidance_scale', mask_guidance_scale)):
-            if not math.isfinite(v): raise ValueError(f"{k} must be a finite number, got {v}")
+            if v is not None and not math.isfinite(v): raise ValueError(f"{k} must be a finite number, got {v}")
         if num_inference_steps < 1: raise ValueError(f"num_inference_steps must be at least 1, got {num_inference_steps}")
         if set(callback_on_step_end_tensor_inputs) - {'latents'}: raise ValueError("callback_on_step_end_tensor_inputs can only hold 'latents'")
         if layout is not None and (size is not None or context is not None): raise ValueError("give either a layout, or a size and a context, not both")
