@@ -241,7 +241,7 @@ def folder_info(path) -> str:
     if not path.is_dir(): raise FileNotFoundError(f"model folder {path} not found")
     if (path/'model_index.json').exists() or (path/'image').is_dir():
         pipe = DiffInfinitePipeline.from_pretrained(path)
-        parts = [('image', pipe.image), ('mask', pipe.mask)]
+        parts = [('image', pipe.image), ('mask', pipe.mask), ('tissue level', pipe.tissue)]
     else: parts = [('model', load_model_folder(path, DiffInfiniteUNet))]
     lines = []
     for name, mf in parts:
@@ -250,7 +250,10 @@ def folder_info(path) -> str:
         lines.append(f"{name}: {mf.kind} model, {n/1e6:.2f} M parameters, {mf.model.config.in_channels}-channel "
                      f"{mf.autoencoder['name']} latents, schedule {sc['beta_schedule']} ({sc['num_train_timesteps']} steps)")
         lines.append(f"  classes: {', '.join(f'{i} {c}' for i, c in enumerate(mf.classes.names))}; trained: {mf.trained_ids}")
-        if mf.contexts: lines.append(f"  contexts: {', '.join(f'{i} {c}' for i, c in enumerate(mf.contexts))}")
+        if mf.contexts and mf.parent_scale is None: lines.append(f"  contexts: {', '.join(f'{i} {c}' for i, c in enumerate(mf.contexts))}")
+        if mf.kind == 'mask':
+            lines.append(f"  {mf.scale or 'latent-scale'} image px per layout pixel" + (f", under a parent at {mf.parent_scale} px" if mf.parent_scale else '')
+                         + f"; {sc['prediction_type']}" + (f"; sampled with {', '.join(f'{k} {v:g}' for k, v in mf.sampling.items())}" if mf.sampling else ''))
         if mf.share_shift: lines.append(f"  class shares calibrated for contexts {', '.join(mf.share_shift['shift'])} (t >= {mf.share_shift['t_min']})")
     return '\n'.join(lines)
 

@@ -20,7 +20,7 @@ from .sampling import random_patch_sample
 
 # %% auto #0
 __all__ = ['SIZE_BINS', 'LAYOUTS_DIR', 'boundaries_to_unknown', 'min_pool', 'nearest_resize', 'small_regions_to_unknown',
-           'clean_mask', 'region_sizes', 'layout_stats', 'two_point', 'upsample_layout', 'read_layouts',
+           'clean_mask', 'region_sizes', 'layout_stats', 'two_point', 'nearest_iou', 'upsample_layout', 'read_layouts',
            'MaskMapDataset', 'ShiftX0', 'shifted_model', 'fit_share_shift', 'context_id', 'sample_layout']
 
 # %% ../nbs/08_layouts.ipynb #f1f45df3
@@ -101,6 +101,25 @@ def two_point(maps, r: int, scale: int = 1, unknown: int|None = 0) -> dict:
             for c in np.unique(a):
                 cs[int(c)] = cs.get(int(c), 0) + int(((a == c) & (b == c)).sum()); cn[int(c)] = cn.get(int(c), 0) + int((a == c).sum())
     return {'all': same/n if n else float('nan'), **{c: cs[c]/cn[c] for c in sorted(cn)}}
+
+# %% ../nbs/08_layouts.ipynb #0257d3dc
+def nearest_iou(layout, maps, crop: int = 64, stride: int = 8, unknown: int = 0) -> float:
+    "Best IoU (mean over the known classes either holds) of `layout`'s central `crop`² against every `crop`² window (every `stride` px) of `maps`, under the 8 dihedral symmetries."
+    s = np.asarray(layout); h, w = s.shape
+    if min(h, w) < crop: raise ValueError(f"the layout ({h}x{w}) is smaller than the crop {crop}")
+    s, best = s[(h - crop)//2:(h + crop)//2, (w - crop)//2:(w + crop)//2], 0.
+    for m in maps:
+        for k in range(8):
+            v = np.rot90(np.asarray(m), k % 4)[:, ::(-1 if k >= 4 else 1)]
+            if min(v.shape) < crop: raise ValueError(f"a training layout ({v.shape[0]}x{v.shape[1]}) is smaller than the crop {crop}")
+            win = np.lib.stride_tricks.sliding_window_view(v, (crop, crop))[::stride, ::stride].reshape(-1, crop, crop)
+            cls = [c for c in np.union1d(np.unique(s), np.unique(win)) if c != unknown]
+            if not cls: continue
+            inter = np.stack([((win == c) & (s == c)).sum((1, 2)) for c in cls]); union = np.stack([((win == c) | (s == c)).sum((1, 2)) for c in cls])
+            held = union > 0                                                       # the classes each window or the layout holds
+            iou = (inter/np.maximum(union, 1)*held).sum(0)/np.maximum(held.sum(0), 1)
+            best = max(best, float(iou[held.any(0)].max())) if held.any() else best
+    return best
 
 # %% ../nbs/08_layouts.ipynb #bba90048
 def upsample_layout(layout, f: int, n_classes: int|None = None, chunk: int = 256) -> torch.Tensor:

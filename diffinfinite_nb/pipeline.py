@@ -23,7 +23,7 @@ from .autoencoder import LatentSpace, OneHotMaps
 from .schedule import inference_scheduler
 from .unet import DiffInfiniteUNet
 from .sampling import random_patch_sample, banded_patch_sample, gather_bands, band_window, gather_image_bands, _dist
-from .layouts import sample_layout, clean_mask, upsample_layout
+from .layouts import sample_layout, clean_mask, upsample_layout, nearest_resize
 from .decoding import decode_tiled
 from .slide import write_pyramid, split_slide_name, DEFAULT_MPP
 from .wsi import mask_to_geojson
@@ -338,6 +338,13 @@ class DiffInfinitePipeline(DiffusionPipeline):
         lat = layout_to_latent(clean_mask(up.numpy(), table=self.classes, **(self.levels[-1].cleaning or {})), 1, self.classes, self.config.trained_ids)
         return lat, [l.numpy().astype(np.uint8) for l, _ in levels]
 
+    def sample_layouts(self, size, context=None, num_inference_steps: int = 25, guidance_scale: float|None = None, eta: float|None = None,
+                       generator=None, crop_batch_size: int = 64, placement: str = 'grid', progress: bool = False) -> tuple:
+        "Only the layouts, no painting: the cleaned class map at the latent scale that `__call__` would paint for `size`, and each level's own layout, top first."
+        if self.mask_unet is None: raise ValueError("this pipeline has no mask model to draw layouts with")
+        lat, lv = self._layout(None, size, context, generator, num_inference_steps, guidance_scale, eta, crop_batch_size, placement, None, progress)
+        return lat.numpy().astype(np.uint8), lv
+
     @torch.no_grad()
     def __call__(self,
                  layout=None,                          # class map (array, or an image file) at image resolution
@@ -404,13 +411,14 @@ diffusers.DiffInfinitePipeline = DiffInfinitePipeline      # so that `DiffusionP
 
 
 # %% ../nbs/11_pipeline.ipynb #3e0ec223
-def preview(image, mask, classes, width: int = 1024) -> np.ndarray:
-    "A small `image | overlay` picture (uint8) of an image and its class mask, at most `width` pixels wide."
+def preview(image, mask, classes, width: int = 1024, levels=()) -> np.ndarray:
+    "A small `image | overlay` picture (uint8) of an image and its class mask, at most `width` pixels wide; the layout `levels` (top first) before them."
     img = _uint8(np.asarray(image))
     H, W = mask.shape
-    s = max(1, int(np.ceil(2*W/width)))
+    s = max(1, int(np.ceil((2 + len(levels))*W/width)))
     small, m = np.asarray(img[::s, ::s]), np.asarray(mask[::s, ::s])
-    return np.concatenate([small, classes.overlay(small, m)], 1)
+    lv = [classes.colorize(nearest_resize(np.asarray(l), m.shape)) for l in levels or ()]   # each level stretched to the image
+    return np.concatenate([*lv, small, classes.overlay(small, m)], 1)
 
 def output_files(path) -> dict:
     "The files `save_result` writes for the image `path` (`slide.tif`, or `slide.ome.tif` for OME-TIFFs): image, mask, classes, annotations, preview."
@@ -437,5 +445,6 @@ def save_result(result: DiffInfinitePipelineOutput, path, classes, mpp: float = 
     exact = lay.shape[0]*f == H and lay.shape[1]*f == W and np.array_equal(mask[::f, ::f], lay)
     with atomic_path(files['annotations']) as tmp:
         Path(tmp).write_text(json.dumps(mask_to_geojson(lay, classes, scale=f) if exact else mask_to_geojson(mask, classes)))
-    with atomic_path(files['preview']) as tmp: Image.fromarray(preview(img, mask, classes)).save(tmp, format='PNG')
+    lv = (result.levels or [()]*(index + 1))[index]
+    with atomic_path(files['preview']) as tmp: Image.fromarray(preview(img, mask, classes, levels=lv)).save(tmp, format='PNG')
     return files
