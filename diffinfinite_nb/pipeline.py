@@ -185,6 +185,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
                  tissue_trained_ids: list|None = None,  # the parent classes the lower level was trained under
                  tissue_cleaning: dict|None = None,    # `clean_mask` settings for the lower level's layouts (with a tissue level they clean the finest layout)
                  mask_sampling: dict|None = None,      # the `eta` and `guidance_scale` the mask model's layouts are sampled with by default
+                 mask_trained_ids: list|None = None,   # the classes the mask model was trained to draw (None: the image model's)
                  tissue_sampling: dict|None = None):   # ... and the lower level's
         super().__init__()
         if classes is None: raise ValueError("a DiffInfinite pipeline needs its class table (classes)")
@@ -199,7 +200,8 @@ class DiffInfinitePipeline(DiffusionPipeline):
         self.register_to_config(classes=_table_json(table), trained_ids=trained_ids, sample_size=sample_size, contexts=list(contexts) if contexts else None,
                                 mask_sample_size=mask_sample_size, cleaning=cleaning, share_shift=share_shift, mask_scale=mask_scale,
                                 tissue_scale=tissue_scale, tissue_sample_size=tissue_sample_size, tissue_trained_ids=ints(tissue_trained_ids), tissue_cleaning=tissue_cleaning,
-                                mask_sampling=_check_sampling(mask_sampling), tissue_sampling=_check_sampling(tissue_sampling))
+                                mask_sampling=_check_sampling(mask_sampling), tissue_sampling=_check_sampling(tissue_sampling),
+                                mask_trained_ids=ints(mask_trained_ids))
         self._table = table
         self.image    # the checks of a model folder: labels, channels, latent statistics
         self.levels                                    # ... and of each layout level, with their scales
@@ -220,7 +222,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
         c = self.config
         ae = OneHotMaps(len(self._table))
         scale = _check_scales(self.mask_unet, 'mask', c.get('mask_scale'), None, 'the mask model: ')[0]
-        mf = ModelFolder(self.mask_unet, self.mask_scheduler, self._table, ae.spec(), 'mask', list(c.trained_ids), list(c.contexts or []),
+        mf = ModelFolder(self.mask_unet, self.mask_scheduler, self._table, ae.spec(), 'mask', list(c.get('mask_trained_ids') or c.trained_ids), list(c.contexts or []),
                          cleaning=_check_cleaning(c.cleaning), sample_size=c.mask_sample_size,
                          share_shift=_check_share_shift(c.share_shift, len(self._table), c.contexts), scale=scale or self.factor, sampling=c.get('mask_sampling'), _ae=ae)
         _check_meta(mf.model, mf.classes, mf.autoencoder, 'mask', mf.trained_ids, mf.contexts, 'the mask model: ')
@@ -258,7 +260,7 @@ class DiffInfinitePipeline(DiffusionPipeline):
         vae = LatentSpace.from_autoencoder(image.load_autoencoder(), save_weights=save_weights)
         m = {} if mask is None else dict(mask_unet=mask.model, mask_scheduler=inference_scheduler(mask.scheduler_config, 1), contexts=mask.contexts,
                                          mask_sample_size=mask.sample_size, cleaning=mask.cleaning, share_shift=mask.share_shift, mask_scale=mask.scale,
-                                         mask_sampling=mask.sampling)
+                                         mask_sampling=mask.sampling, mask_trained_ids=mask.trained_ids)
         if tissue is not None:
             if mask is None: raise ValueError("a tissue level needs the mask model above it")
             if tissue.parent_scale is None: raise ValueError(f"{tissue.path}: the tissue level must be a lower level (a layout model with a parent_scale)")
@@ -411,11 +413,11 @@ diffusers.DiffInfinitePipeline = DiffInfinitePipeline      # so that `DiffusionP
 
 
 # %% ../nbs/11_pipeline.ipynb #3e0ec223
-def preview(image, mask, classes, width: int = 1024, levels=()) -> np.ndarray:
-    "A small `image | overlay` picture (uint8) of an image and its class mask, at most `width` pixels wide; the layout `levels` (top first) before them."
+def preview(image, mask, classes, width: int = 512, levels=()) -> np.ndarray:
+    "A small `image | overlay` picture (uint8) of an image and its class mask, each panel at most `width` pixels wide; the layout `levels` (top first) before them."
     img = _uint8(np.asarray(image))
     H, W = mask.shape
-    s = max(1, int(np.ceil((2 + len(levels))*W/width)))
+    s = max(1, int(np.ceil(W/width)))
     small, m = np.asarray(img[::s, ::s]), np.asarray(mask[::s, ::s])
     lv = [classes.colorize(nearest_resize(np.asarray(l), m.shape)) for l in levels or ()]   # each level stretched to the image
     return np.concatenate([*lv, small, classes.overlay(small, m)], 1)
