@@ -230,9 +230,11 @@ def train_mask(data, out, steps: int = 3000, batch_size: int = 16, lr: float = 2
     tr.acc.wait_for_everyone(); tr.acc.end_training()      # the process group closed before exit (no teardown abort)
     return Path(out)/'model'
 
-def build_pipeline(image, mask=None, out='runs/pipeline') -> Path:
-    "One diffusers pipeline folder at `out` from model folders (`train`'s OUT/model): the image model, the mask model if given, and the autoencoder with its weights."
-    pipe = DiffInfinitePipeline.from_model_folders(load_model_folder(image, DiffInfiniteUNet), load_model_folder(mask, DiffInfiniteUNet) if mask else None)
+def build_pipeline(image, mask=None, out='runs/pipeline', tissue=None) -> Path:
+    "One diffusers pipeline folder at `out` from model folders (`train`'s OUT/model): the image model, the mask model if given, a lower `tissue` level under it, and the autoencoder with its weights."
+    if tissue and not mask: raise ValueError("--tissue needs --mask: a tissue level is drawn inside the mask model's layout")
+    ld = lambda p: load_model_folder(p, DiffInfiniteUNet) if p else None
+    pipe = DiffInfinitePipeline.from_model_folders(ld(image), ld(mask), tissue=ld(tissue))
     return pipe.save_pretrained(out)
 
 def folder_info(path) -> str:
@@ -409,6 +411,7 @@ def _parser():
     q = sub.add_parser('pipeline', help='put trained model folders into one diffusers pipeline folder (what sample --model takes)')
     q.add_argument('--image', required=True, help="the image model's folder (train's OUT/model)")
     q.add_argument('--mask', help="the mask model's folder (train --kind mask's OUT/model), for sample --size")
+    q.add_argument('--tissue', help="a lower layout level's folder (train --kind mask --parent-scale's OUT/model), drawn inside the mask model's layout")
     q.add_argument('--out', required=True, help='the pipeline folder to write (replaced if it exists)')
     i = sub.add_parser('info', help='what a model or pipeline folder holds')
     i.add_argument('path', nargs='?', help='model or pipeline folder (default: the bundled pipeline)')
@@ -455,7 +458,7 @@ def main(argv=None) -> int:
             n = LatentDataset(p)
             print(f"{p}: {len(n)} latents, {int(n.labelled.sum())} labelled")
         elif a.command == 'evaluate': evaluate_cli.__wrapped__(a.real, a.fake, a.test, a.size, 3, 100, a.out, a.device)
-        elif a.command == 'pipeline': print(f"{build_pipeline(a.image, a.mask, a.out)}: {folder_info(a.out).splitlines()[0]}")
+        elif a.command == 'pipeline': print(f"{build_pipeline(a.image, a.mask, a.out, a.tissue)}: {folder_info(a.out).splitlines()[0]}")
         elif a.command == 'info': print(folder_info(a.path or BUNDLED_PIPELINE))
     except KeyboardInterrupt:
         print(f"diffinfinite {a.command}: interrupted; no output written", file=sys.stderr); return 130
