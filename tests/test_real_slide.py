@@ -71,8 +71,11 @@ def test_a_generated_slide_is_training_data(tmp_path):
     "`diffinfinite sample` -> `Slide` (µm/px from the file, its QuPath annotations as labels) -> `train` -> `sample` again."
     import tiffslide
     from diffinfinite_nb.wsi import Slide, read_slides
+    from PIL import Image
     gen = tmp_path/'gen'; gen.mkdir()
-    r = _run('sample', '--size', 256, '--out', gen/'s.tif', '--steps', 2, '--mask-steps', 2, '--mpp', 0.5)
+    lay = np.full((256, 256), 3, np.uint8); lay[:, :128] = 1                                   # carcinoma beside stroma: tissue throughout
+    Image.fromarray(lay).save(tmp_path/'layout.png')
+    r = _run('sample', '--layout', tmp_path/'layout.png', '--out', gen/'s.tif', '--steps', 2, '--mpp', 0.5)
     assert r.returncode == 0, r.stderr[-3000:]
     s = Slide(gen/'s.tif')
     assert (s.width, s.height, s.mpp) == (256, 256, 0.5)
