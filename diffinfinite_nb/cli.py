@@ -254,7 +254,7 @@ def folder_info(path) -> str:
         lines.append(f"  classes: {', '.join(f'{i} {c}' for i, c in enumerate(mf.classes.names))}; trained: {mf.trained_ids}")
         if mf.contexts and mf.parent_scale is None: lines.append(f"  contexts: {', '.join(f'{i} {c}' for i, c in enumerate(mf.contexts))}")
         if mf.kind == 'mask':
-            lines.append(f"  {mf.scale or 'latent-scale'} image px per layout pixel" + (f", under a parent at {mf.parent_scale} px" if mf.parent_scale else '')
+            lines.append((f"  {mf.scale} image px per layout pixel" if mf.scale else "  at the image model's latent scale") + (f", under a parent at {mf.parent_scale} px" if mf.parent_scale else '')
                          + f"; {sc['prediction_type']}" + (f"; sampled with {', '.join(f'{k} {v:g}' for k, v in mf.sampling.items())}" if mf.sampling else ''))
         if mf.share_shift: lines.append(f"  class shares calibrated for contexts {', '.join(mf.share_shift['shift'])} (t >= {mf.share_shift['t_min']})")
     return '\n'.join(lines)
@@ -268,6 +268,7 @@ _RANGES = {                              # flag: (kind, low, high), both ends in
     'batch_size': (_INT, 1, 65_536), 'lr': (_REAL, 1e-10, 1), 'p_unc': (_REAL, 0, 1), 'ckpt_every': (_INT, 0, None),
     'stop_at': (_INT, 1, None), 'calibrate': (_INT, 0, 1000), 'base_channels': (_INT, 4, 4096),
     'scale': (_INT, 1, 1024), 'parent_scale': (_INT, 2, 4096), 'layout_size': (_INT, 4, 4096),
+    'layout_eta': (_REAL, 0, 1), 'layout_guidance': (_REAL, 0, 100),
 }
 _PATCH_SIZE = (_INT, 8, 8192)            # --size of cache, train and evaluate: pixels of a patch
 

@@ -21,7 +21,8 @@ from .sampling import random_patch_sample
 # %% auto #0
 __all__ = ['SIZE_BINS', 'LAYOUTS_DIR', 'boundaries_to_unknown', 'min_pool', 'nearest_resize', 'small_regions_to_unknown',
            'clean_mask', 'region_sizes', 'layout_stats', 'two_point', 'nearest_iou', 'upsample_layout', 'read_layouts',
-           'MaskMapDataset', 'ShiftX0', 'shifted_model', 'fit_share_shift', 'context_id', 'sample_layout']
+           'MaskMapDataset', 'ShiftX0', 'shifted_model', 'layout_sampling', 'fit_share_shift', 'context_id',
+           'sample_layout']
 
 # %% ../nbs/08_layouts.ipynb #f1f45df3
 def boundaries_to_unknown(mask: np.ndarray, mode: str = 'inner', unknown: int = 0) -> np.ndarray:
@@ -228,6 +229,11 @@ def shifted_model(mask_folder, context: int, share_shift=None):
     return ShiftX0(mask_folder.model, s['shift'][str(int(context))], mask_folder.scheduler_config, s['t_min'])
 
 # %% ../nbs/08_layouts.ipynb #7a98f8a9
+def layout_sampling(mask_folder, guidance_scale=None, eta=None) -> tuple:
+    "`(guidance_scale, eta)` for sampling a layout level: the values given, else the folder's recorded `sampling`, else w = 2 and η = 1."
+    rec = mask_folder.sampling or {}
+    return (rec.get('guidance_scale', 2.) if guidance_scale is None else guidance_scale), (rec.get('eta', 1.) if eta is None else eta)
+
 def fit_share_shift(mask_folder,                   # a loaded mask-model folder
                     context,                       # context label: id or name
                     target: dict,                  # `{class id: share}` to reach, e.g. the training maps' shares
@@ -235,11 +241,12 @@ def fit_share_shift(mask_folder,                   # a loaded mask-model folder
                     rounds: int = 6,               # rounds of sampling and correction
                     rate: float = 1.,              # step size of the correction
                     t_min: int = 400,              # the shift acts at timesteps ≥ t_min
-                    num_inference_steps: int = 25, guidance_scale: float = 2., eta: float = 1.,
+                    num_inference_steps: int = 25, guidance_scale: float|None = None, eta: float|None = None,   # None: `layout_sampling`
                     seed: int = 1000,              # round r samples with seed + r
                     progress: bool = True) -> dict:
     "Per-class shifts of the x0 estimate that bring the mask model's class shares for `context` to `target`."
     ctx, C = context_id(mask_folder, context), len(mask_folder.classes)
+    guidance_scale, eta = layout_sampling(mask_folder, guidance_scale, eta)   # calibrated as the layouts will be sampled
     bad = [c for c in target if not 0 <= int(c) < C]
     if bad: raise ValueError(f"target names classes {bad} outside the class table 0..{C - 1}")
     ids = torch.tensor(sorted(int(c) for c in target)); goal = torch.tensor([float(target[int(c)]) for c in ids.tolist()])
@@ -285,9 +292,7 @@ def sample_layout(mask_folder,                         # a loaded mask-model fol
                   progress: bool = True):              # show a progress bar
     "A class map `[h, w]` sampled by the mask model for `context`, or by a lower level inside its `parent` layout (Alg. 2 over the one-hot layout space)."
     context, h, w = context_id(mask_folder, context), *size
-    rec = mask_folder.sampling or {}
-    guidance_scale = rec.get('guidance_scale', 2.) if guidance_scale is None else guidance_scale
-    eta = rec.get('eta', 1.) if eta is None else eta
+    guidance_scale, eta = layout_sampling(mask_folder, guidance_scale, eta)
     if patch is None: patch = mask_folder.sample_size or 32
     if mask_folder.parent_scale is None:
         if parent is not None: raise ValueError("a top-level mask model draws its layout from the context label alone: it takes no parent layout")

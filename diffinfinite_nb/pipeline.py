@@ -184,8 +184,8 @@ class DiffInfinitePipeline(DiffusionPipeline):
                  tissue_sample_size: int|None = None,  # the lower level's training crop
                  tissue_trained_ids: list|None = None,  # the parent classes the lower level was trained under
                  tissue_cleaning: dict|None = None,    # `clean_mask` settings for the lower level's layouts (with a tissue level they clean the finest layout)
-                 mask_sampling: dict|None = None,      # the `eta` and `guidance_scale` the mask model's layouts are sampled with by default
                  mask_trained_ids: list|None = None,   # the classes the mask model was trained to draw (None: the image model's)
+                 mask_sampling: dict|None = None,      # the `eta` and `guidance_scale` the mask model's layouts are sampled with by default
                  tissue_sampling: dict|None = None):   # ... and the lower level's
         super().__init__()
         if classes is None: raise ValueError("a DiffInfinite pipeline needs its class table (classes)")
